@@ -1,0 +1,116 @@
+"""The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /livez, CORS, guards and access logs.
+
+`create_app()` is the container entry (`uvicorn prynai_mcp.app:create_app --factory`); `prynai-mcp serve` uses it too.
+Order of the edge, outermost first: access log -> CORS -> Host/Origin guard -> JSON error bodies -> routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from prynai_mcp.config import Settings
+from prynai_mcp.http.errors import JsonErrorBodies
+from prynai_mcp.http.guard import HostOriginGuard
+from prynai_mcp.http.health import health_routes
+from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
+from prynai_mcp.server import build_server
+from prynai_mcp.services import Services
+
+MCP_PATH = "/mcp"
+MCP_HEADERS = ["Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the whole server from `settings` (default: the environment)."""
+    settings = settings or Settings()
+    configure_logging(settings.prynai_log_level)
+    services = Services.from_settings(settings)
+    mcp = _build_mcp(settings, services)
+
+    # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's own check is off.
+    sdk_app = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        json_response=settings.prynai_json_response,
+        max_request_body_size=settings.prynai_max_body_bytes,
+        session_idle_timeout=settings.prynai_session_idle_seconds,
+        max_sessions=settings.prynai_max_sessions,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.backend.start()
+        try:
+            async with mcp.session_manager.run(), anyio.create_task_group() as tasks:
+                await tasks.start(services.sessions.run)
+                _announce(settings, services)
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            await services.backend.close()
+
+    middleware = [
+        Middleware(AccessLog),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept", *MCP_HEADERS],
+            expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
+        ),
+        Middleware(
+            HostOriginGuard,
+            path=MCP_PATH,
+            allowed_hosts=settings.prynai_allowed_hosts,
+            allowed_origins=[*settings.cors_allow_origins, *settings.prynai_allowed_origins],
+        ),
+        Middleware(JsonErrorBodies, path=MCP_PATH),
+        *sdk_app.user_middleware,
+    ]
+    routes = [*health_routes(services.backend), *sdk_app.routes]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def _build_mcp(settings: Settings, services: Services) -> MCPServer[Any]:
+    options: dict[str, Any] = {"middleware": [mcp_log]}
+    if settings.auth_required:
+        from prynai_mcp.auth import build_auth
+
+        options["token_verifier"], options["auth"] = build_auth(settings)
+    mcp = build_server(services, **options)
+    if settings.prynai_conformance:
+        from prynai_mcp.conformance import register_conformance_fixture
+
+        register_conformance_fixture(mcp)
+    return mcp
+
+
+def _announce(settings: Settings, services: Services) -> None:
+    logger.info(
+        "PrynAI MCP ready",
+        extra={
+            "event": "startup",
+            "backend": services.backend.name,
+            "auth": "entra" if settings.auth_required else "off",
+            "conformance_fixture": settings.prynai_conformance,
+        },
+    )
+    if not settings.auth_required:
+        logger.warning(
+            "AUTH_REQUIRED is not set: /mcp accepts requests without a token",
+            extra={"event": "auth_disabled"},
+        )

@@ -1,0 +1,67 @@
+"""Command line: `prynai-mcp serve` runs the server under uvicorn.
+
+Every option has an environment twin (see `prynai_mcp.config.Settings`); a flag given here wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import uvicorn
+
+from prynai_mcp.config import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["prynai_host"] = args.host
+    if args.port is not None:
+        overrides["prynai_port"] = args.port
+    if args.conformance:
+        overrides["prynai_conformance"] = True
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+
+    from prynai_mcp.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.prynai_host,
+        port=settings.port,
+        log_config=None,  # create_app already routed every logger through the JSON handler
+        access_log=False,
+        ssl_certfile=settings.ssl_certfile or None,
+        ssl_keyfile=settings.ssl_keyfile or None,
+        # Open SSE streams would otherwise hold shutdown for as long as clients keep them.
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prynai-mcp", description="PrynAI MCP server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the MCP server (Streamable HTTP at /mcp)")
+    serve.add_argument("--host", help="address to listen on (PRYNAI_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (PRYNAI_PORT, default 8000, or 8443 with TLS)")
+    serve.add_argument(
+        "--conformance",
+        action="store_true",
+        help="add the official conformance suite's fixture (PRYNAI_CONFORMANCE=1)",
+    )
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

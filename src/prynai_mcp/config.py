@@ -1,0 +1,94 @@
+"""Settings, read once from the environment (and a `.env` file) with the names the user's documents use.
+
+Every knob of the server is here; nothing else reads `os.environ`. Names without the `PRYNAI_` prefix are the
+user's own (DESIGN.md section 5) and keep their spelling; new names start with `PRYNAI_`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def _csv(value: object) -> object:
+    """Accept `a,b,c` from the environment as well as a real list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The server's configuration. Field names map to environment variables case-insensitively."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Identity of this deployment, shown in prynai://status.
+    prynai_env: str = "local"
+    prynai_build: str = "dev"
+
+    # Listening address for `prynai-mcp serve`.
+    prynai_host: str = "127.0.0.1"
+    prynai_port: int | None = None  # None: 8000, or 8443 when TLS is on
+
+    # State backend: empty means the embedded in-memory backend.
+    redis_url: str = ""
+    prynai_redis_prefix: str = "prynai"
+
+    # HTTP surface.
+    cors_allow_origins: CsvList = Field(default_factory=list)
+    prynai_allowed_hosts: CsvList = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
+    prynai_allowed_origins: CsvList = Field(default_factory=list)
+    prynai_max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    prynai_session_idle_seconds: float = Field(default=30 * 60, gt=0)
+    prynai_max_sessions: int = Field(default=10_000, gt=0)
+    prynai_json_response: bool = False
+    prynai_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # The conformance fixture (test_* tools and friends). Off unless asked for.
+    prynai_conformance: bool = False
+
+    # Authentication (Microsoft Entra ID).
+    auth_required: bool = False
+    entra_tenant_id: str = ""
+    entra_authority: str = "https://login.microsoftonline.com"
+    entra_audiences: CsvList = Field(default_factory=list)
+    entra_required_scopes: CsvList = Field(default_factory=list)
+    entra_required_app_roles: CsvList = Field(default_factory=list)
+    entra_accept_v1_tokens: bool = False
+    # Public URL of /mcp as clients see it, for RFC 9728 metadata. Empty: derived from host and port.
+    prynai_public_url: str = ""
+
+    # TLS for `prynai-mcp serve`.
+    ssl_certfile: str = Field(default="", validation_alias=AliasChoices("ssl_certfile", "prynai_ssl_certfile"))
+    ssl_keyfile: str = Field(default="", validation_alias=AliasChoices("ssl_keyfile", "prynai_ssl_keyfile"))
+
+    _split = field_validator(
+        "cors_allow_origins",
+        "prynai_allowed_hosts",
+        "prynai_allowed_origins",
+        "entra_audiences",
+        "entra_required_scopes",
+        "entra_required_app_roles",
+        mode="before",
+    )(_csv)
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.ssl_certfile and self.ssl_keyfile)
+
+    @property
+    def port(self) -> int:
+        if self.prynai_port is not None:
+            return self.prynai_port
+        return 8443 if self.tls_enabled else 8000
+
+    @property
+    def backend_name(self) -> str:
+        return "redis" if self.redis_url else "memory"

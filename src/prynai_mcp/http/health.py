@@ -1,0 +1,21 @@
+"""`/healthz` (readiness: is the shared store reachable?) and `/livez` (liveness: is the process serving?)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from prynai_mcp.state import StateBackend
+
+
+def health_routes(backend: StateBackend) -> list[Route]:
+    async def healthz(request: Request) -> JSONResponse:
+        # null: no Redis configured; true/false: whether it answered just now.
+        redis = await backend.healthy()
+        return JSONResponse({"status": "ok", "redis": redis}, headers={"Cache-Control": "no-store"})
+
+    async def livez(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/livez", livez, methods=["GET"])]

@@ -1,0 +1,150 @@
+"""What the session-based wire (2025-11-25 and older) needs beyond the SDK's `MCPServer`.
+
+- `resources/subscribe` and `resources/unsubscribe` (MCPServer registers neither) recorded in the state backend;
+- `logging/setLevel`, remembered per session and honoured by `client_log`;
+- delivery of resource changes to subscribed sessions' GET streams.
+
+One change feed serves both wires: a tool publishes `ResourceUpdated` on the SDK's `SubscriptionBus`; the SDK's
+`subscriptions/listen` handler serves modern listeners from it, and `LegacySessions.run` serves legacy subscribers.
+Private module: entry is via `LegacySessions.install` and `LegacySessions.run`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import anyio.abc
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import ResourceUpdated, ServerEvent, SubscriptionBus
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_REQUEST,
+    EmptyResult,
+    LoggingLevel,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from prynai_mcp import _sdk
+from prynai_mcp.state import StateBackend
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+_LEVELS: tuple[LoggingLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+_RANK: dict[str, int] = {level: rank for rank, level in enumerate(_LEVELS)}
+# Buffered so a burst of changes never blocks the tool that published them; beyond this, changes are dropped
+# with a warning (they are level triggers: the next one says the same thing).
+_FEED_BUFFER = 1024
+
+
+def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """The `Mcp-Session-Id` the request carried (legacy wire), or None."""
+    request = ctx.request
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get(SESSION_HEADER)
+    return value if isinstance(value, str) else None
+
+
+class LegacySessions:
+    """Per-session choices of legacy clients and the local sessions that receive resource changes."""
+
+    def __init__(self, backend: StateBackend, bus: SubscriptionBus) -> None:
+        self._backend = backend
+        self._bus = bus
+        # Sessions whose streams this process holds, by id: the only ones it can deliver to.
+        self._local: dict[str, ServerSession] = {}
+
+    def install(self, mcp: MCPServer[Any]) -> None:
+        """Register the legacy-only request handlers on `mcp`."""
+        server = _sdk.lowlevel(mcp)
+        server.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
+        server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
+        server.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Deliver every published `ResourceUpdated` to the subscribed sessions held here, until cancelled."""
+        send, receive = anyio.create_memory_object_stream[ServerEvent](_FEED_BUFFER)
+
+        def enqueue(event: ServerEvent) -> None:
+            if isinstance(event, ResourceUpdated):
+                try:
+                    send.send_nowait(event)
+                except anyio.WouldBlock:
+                    logger.warning("resource change feed is full; dropping an update for %s", event.uri)
+
+        unsubscribe = self._bus.subscribe(enqueue)
+        task_status.started()
+        try:
+            async with receive:
+                async for event in receive:
+                    assert isinstance(event, ResourceUpdated)
+                    await self._deliver(event.uri)
+        finally:
+            unsubscribe()
+            send.close()
+
+    async def client_log(self, ctx: Context[Any, Any], level: LoggingLevel, message: str) -> None:
+        """Send a log line to the client, honouring the session's `logging/setLevel` on the legacy wire.
+
+        On the modern wire the SDK applies the level the request carried in `_meta`.
+        """
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            session_id = session_id_of(ctx.request_context)
+            chosen = await self._backend.get_log_level(session_id) if session_id else None
+            if chosen is not None and _RANK[level] < _RANK.get(chosen, 0):
+                return
+        await ctx.log(level, message)
+
+    async def _deliver(self, uri: str) -> None:
+        for session_id in await self._backend.subscribers(uri):
+            session = self._local.get(session_id)
+            if session is None:
+                continue
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:  # one broken stream must not stop delivery to the others
+                logger.warning("could not notify session %s of %s", session_id, uri, exc_info=True)
+
+    def _track(self, ctx: ServerRequestContext[Any, Any], session_id: str) -> None:
+        if session_id in self._local:
+            return
+        self._local[session_id] = ctx.session
+
+        async def forget() -> None:
+            self._local.pop(session_id, None)
+            await self._backend.forget_session(session_id)
+
+        _sdk.on_session_close(ctx.session, forget)
+
+    async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
+        session_id = self._require_session(ctx)
+        self._track(ctx, session_id)
+        await self._backend.subscribe(session_id, params.uri)
+        return EmptyResult()
+
+    async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams) -> EmptyResult:
+        session_id = self._require_session(ctx)
+        await self._backend.unsubscribe(session_id, params.uri)
+        return EmptyResult()
+
+    async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
+        session_id = self._require_session(ctx)
+        self._track(ctx, session_id)
+        await self._backend.set_log_level(session_id, params.level)
+        return EmptyResult()
+
+    @staticmethod
+    def _require_session(ctx: ServerRequestContext[Any, Any]) -> str:
+        session_id = session_id_of(ctx)
+        if session_id is None:
+            raise MCPError(INVALID_REQUEST, "This method needs a session: send Mcp-Session-Id from initialize")
+        return session_id

@@ -1,0 +1,126 @@
+"""Structured logs: one JSON object per line on stdout, for the HTTP exchange and for each MCP message.
+
+`configure_logging` is called once at start-up; `AccessLog` (ASGI) records every HTTP request and `McpLog` (SDK
+server middleware) records every JSON-RPC request with its method, tool, session, outcome and duration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPDeprecationWarning
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prynai_mcp.legacy import SESSION_HEADER, session_id_of
+
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+access_logger = logging.getLogger("prynai_mcp.access")
+mcp_logger = logging.getLogger("prynai_mcp.mcp")
+
+
+class JsonFormatter(logging.Formatter):
+    """A log record as one JSON object: time, level, logger, message and any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every logger (ours, the SDK's, uvicorn's) through one JSON handler on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The SDK logs each session's life at INFO; at our INFO that is noise next to the access and mcp lines.
+    logging.getLogger("mcp").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # AccessLog replaces uvicorn's plain-text access lines.
+    logging.getLogger("uvicorn.access").disabled = True
+    # Logging and sampling are deprecated on the 2026-07-28 wire but are what legacy clients use: one warning per
+    # call would flood the log with something operators cannot act on.
+    warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+
+class AccessLog:
+    """ASGI middleware: one `http` line per request with status, duration and session."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        session = Headers(scope=scope).get(SESSION_HEADER)
+
+        async def observe(message: Message) -> None:
+            nonlocal status, session
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                session = session or Headers(raw=message.get("headers", [])).get(SESSION_HEADER)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            access_logger.info(
+                "http",
+                extra={
+                    "event": "http",
+                    "http_method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "session": session,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+async def mcp_log(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """SDK server middleware: one `mcp` line per JSON-RPC request (notifications are not logged)."""
+    if ctx.request_id is None:
+        return await call_next(ctx)
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = await call_next(ctx)
+        outcome = "ok"
+        return result
+    finally:
+        tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        mcp_logger.info(
+            "mcp",
+            extra={
+                "event": "mcp",
+                "method": ctx.method,
+                "tool": tool,
+                "session": session_id_of(ctx),
+                "protocol_version": ctx.protocol_version,
+                "status": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
