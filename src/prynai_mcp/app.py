@@ -23,6 +23,7 @@ from prynai_mcp.http.errors import JsonErrorBodies
 from prynai_mcp.http.guard import HostOriginGuard
 from prynai_mcp.http.health import health_routes
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
+from prynai_mcp.protocol_errors import invalid_params
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
 
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 def _build_mcp(settings: Settings, services: Services) -> MCPServer[Any]:
-    options: dict[str, Any] = {"middleware": [mcp_log]}
+    options: dict[str, Any] = {"middleware": [mcp_log, invalid_params]}
     if settings.auth_required:
         from prynai_mcp.auth import build_auth
 

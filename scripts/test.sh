@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: lint, types, then every test (the conformance suite included).
+# Usage: scripts/test.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+uv sync --frozen --quiet
+echo "== ruff"
+uv run --frozen ruff check src tests examples
+uv run --frozen ruff format --check src tests examples
+echo "== mypy"
+uv run --frozen mypy src
+echo "== pytest"
+uv run --frozen pytest "$@"

@@ -1,0 +1,152 @@
+"""Bad input on /mcp gets its documented HTTP status and a JSON-RPC error body; never a 500, a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.support.server import RunningServer
+
+ACCEPT = "application/json, text/event-stream"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=server.url, trust_env=False, timeout=10.0) as http_client:
+        yield http_client
+
+
+def post(http: httpx2.Client, body: bytes | str, **headers: str) -> httpx2.Response:
+    merged = {"Accept": ACCEPT, "Content-Type": "application/json", **headers}
+    content = body.encode() if isinstance(body, str) else body
+    return http.post("/mcp", content=content, headers=merged)
+
+
+def error_of(response: httpx2.Response) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert body["jsonrpc"] == "2.0"
+    return dict(body["error"])
+
+
+def test_malformed_json_is_a_parse_error(http: httpx2.Client) -> None:
+    response = post(http, "{not json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32700
+
+
+def test_a_json_value_that_is_not_json_rpc_is_refused(http: httpx2.Client) -> None:
+    response = post(http, "[1, 2]")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32602
+
+
+def test_wrong_content_type(http: httpx2.Client) -> None:
+    response = post(http, json.dumps(INITIALIZE), **{"Content-Type": "text/plain"})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == -32600 and "Content-Type" in error["message"]
+
+
+def test_oversized_body_is_413(http: httpx2.Client) -> None:
+    response = post(http, b'{"pad":"' + b"a" * (4 * 1024 * 1024 + 1) + b'"}')
+    assert response.status_code == 413
+    assert "too large" in error_of(response)["message"]
+
+
+def test_unknown_session_is_404(http: httpx2.Client) -> None:
+    response = post(
+        http,
+        '{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+        **{"Mcp-Session-Id": "0" * 32, "Mcp-Protocol-Version": "2025-11-25"},
+    )
+    assert response.status_code == 404
+    assert error_of(response)["message"] == "Session not found"
+
+
+def test_malformed_session_id_is_404(http: httpx2.Client) -> None:
+    response = post(http, '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', **{"Mcp-Session-Id": "../x y"})
+    assert response.status_code == 404
+    assert error_of(response)["message"] == "Session not found"
+
+
+def test_missing_session_id_is_400(http: httpx2.Client) -> None:
+    response = post(http, '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', **{"Mcp-Protocol-Version": "2025-11-25"})
+    assert response.status_code == 400
+    assert "Missing session ID" in error_of(response)["message"]
+
+
+def test_get_without_session_is_400(http: httpx2.Client) -> None:
+    response = http.get("/mcp", headers={"Accept": "text/event-stream"})
+    assert response.status_code == 400
+    assert "Missing session ID" in error_of(response)["message"]
+
+
+def test_unsupported_http_method_is_405(http: httpx2.Client) -> None:
+    response = http.put("/mcp", headers={"Accept": ACCEPT})
+    assert response.status_code == 405
+    assert error_of(response)["code"] == -32600
+
+
+def test_foreign_host_is_421(http: httpx2.Client) -> None:
+    response = post(http, json.dumps(INITIALIZE), Host="attacker.example")
+    assert response.status_code == 421
+    assert "attacker.example" in error_of(response)["message"]
+
+
+def test_foreign_origin_is_403(http: httpx2.Client) -> None:
+    response = post(http, json.dumps(INITIALIZE), Origin="http://attacker.example")
+    assert response.status_code == 403
+    assert "attacker.example" in error_of(response)["message"]
+
+
+def test_loopback_origin_is_allowed(http: httpx2.Client) -> None:
+    response = post(http, json.dumps(INITIALIZE), Origin="http://localhost:6274")
+    assert response.status_code == 200
+
+
+def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {
+            "name": "add",
+            "arguments": {"a": 1, "b": 2},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    response = post(http, json.dumps(call), **{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == -32020 and "mcp-method" in error["message"].lower()
+
+
+def test_modern_request_without_envelope_is_400(http: httpx2.Client) -> None:
+    response = post(
+        http,
+        '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+        **{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"},
+    )
+    assert response.status_code == 400
+    assert "protocolVersion" in error_of(response)["message"]
+
+
+def test_no_request_left_a_traceback_or_a_500(server: RunningServer, http: httpx2.Client) -> None:
+    # Runs after the others in this module (pytest keeps file order) against the same server.
+    log = server.log()
+    assert "Traceback" not in log
+    assert '"status": 500' not in log

@@ -1,0 +1,106 @@
+"""Subscribing to prynai://counter: `bump_counter` from another client notifies the subscriber; unsubscribing stops it.
+
+Legacy wire: resources/subscribe + notifications/resources/updated on the session's GET stream.
+Modern wire: subscriptions/listen, whose SSE reply is the event stream.
+"""
+
+from __future__ import annotations
+
+import anyio
+import mcp_types
+import pytest
+from mcp.client import IncomingMessage
+from mcp.shared.subscriptions import ResourceUpdated
+
+from tests.support.clients import client
+from tests.support.server import RunningServer
+
+COUNTER = "prynai://counter"
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+
+
+async def read_counter(mcp: object) -> int:
+    contents = (await mcp.read_resource(COUNTER)).contents  # type: ignore[attr-defined]
+    return int(contents[0].text)
+
+
+async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: RunningServer) -> None:
+    updates: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message: IncomingMessage) -> None:
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            updates.append(message.params.uri)
+            arrived.set()
+
+    async with (
+        client(server.mcp_url, "legacy", message_handler=on_message) as subscriber,
+        client(server.mcp_url, "legacy") as other,
+    ):
+        before = await read_counter(subscriber)
+        await subscriber.subscribe_resource(COUNTER)
+        bumped = await other.call_tool("bump_counter", {"by": 2})
+        assert bumped.structured_content == {"result": before + 2}
+        with anyio.fail_after(5):
+            await arrived.wait()
+        assert updates == [COUNTER]
+        assert await read_counter(subscriber) == before + 2
+
+        await subscriber.unsubscribe_resource(COUNTER)
+        await other.call_tool("bump_counter", {})
+        # The subscriber's own request after the bump proves the server finished it; give a stray event time too.
+        await anyio.sleep(0.5)
+        assert await read_counter(subscriber) == before + 3
+        assert updates == [COUNTER]
+
+
+async def test_legacy_subscription_is_per_uri(server: RunningServer) -> None:
+    updates: list[str] = []
+
+    async def on_message(message: IncomingMessage) -> None:
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            updates.append(message.params.uri)
+
+    async with client(server.mcp_url, "legacy", message_handler=on_message) as subscriber:
+        await subscriber.subscribe_resource("prynai://status")
+        await subscriber.call_tool("bump_counter", {})
+        await anyio.sleep(0.5)
+    assert updates == []
+
+
+async def test_modern_listen_hears_bump_from_another_client(server: RunningServer) -> None:
+    async with client(server.mcp_url, "modern") as listener, client(server.mcp_url, "modern") as other:
+        before = await read_counter(listener)
+        async with listener.listen(resource_subscriptions=[COUNTER]) as subscription:
+            assert subscription.honored.resource_subscriptions == [COUNTER]
+            await other.call_tool("bump_counter", {"by": 5})
+            with anyio.fail_after(5):
+                event = await subscription.__anext__()
+        assert event == ResourceUpdated(uri=COUNTER)
+        assert await read_counter(other) == before + 5
+
+
+async def test_modern_listen_for_other_uri_hears_nothing(server: RunningServer) -> None:
+    async with client(server.mcp_url, "modern") as listener:
+        async with listener.listen(resource_subscriptions=["prynai://status"]) as subscription:
+            await listener.call_tool("bump_counter", {})
+            with anyio.move_on_after(0.5) as waited:
+                await subscription.__anext__()
+        assert waited.cancelled_caught, "an update for prynai://counter reached a prynai://status listener"
+
+
+async def test_legacy_subscriber_hears_a_modern_bump(server: RunningServer) -> None:
+    arrived = anyio.Event()
+
+    async def on_message(message: IncomingMessage) -> None:
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            arrived.set()
+
+    async with (
+        client(server.mcp_url, "legacy", message_handler=on_message) as subscriber,
+        client(server.mcp_url, "modern") as modern,
+    ):
+        await subscriber.subscribe_resource(COUNTER)
+        await modern.call_tool("bump_counter", {})
+        with anyio.fail_after(5):
+            await arrived.wait()
