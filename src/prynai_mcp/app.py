@@ -12,20 +12,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from prynai_mcp import _sdk
 from prynai_mcp.config import Settings
 from prynai_mcp.http.errors import JsonErrorBodies
 from prynai_mcp.http.guard import HostOriginGuard
 from prynai_mcp.http.health import health_routes
+from prynai_mcp.http.mcp_routes import mcp_routes
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
 from prynai_mcp.protocol_errors import invalid_params
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
+from prynai_mcp.sessions.manager import RoamingSessionManager
+from prynai_mcp.sessions.recorder import SessionRecorder
 
 MCP_PATH = "/mcp"
 MCP_HEADERS = ["Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
@@ -38,24 +44,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings.prynai_log_level)
     services = Services.from_settings(settings)
-    mcp = _build_mcp(settings, services)
+    auth_verifier, auth = _build_auth(settings)
+    mcp = _build_mcp(settings, services, auth_verifier, auth)
 
-    # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's own check is off.
-    sdk_app = mcp.streamable_http_app(
-        streamable_http_path=MCP_PATH,
+    manager = RoamingSessionManager(
+        _sdk.lowlevel(mcp),
+        registry=services.registry,
+        events=services.events,
+        inbox=services.inbox,
+        replica_id=services.replica_id,
+        on_session_end=services.backend.forget_session,
+        local_idle_seconds=min(settings.prynai_local_session_idle_seconds, settings.prynai_session_idle_seconds),
+        retry_interval_ms=settings.prynai_sse_retry_ms,
+        keepalive_seconds=settings.prynai_sse_keepalive_seconds,
         json_response=settings.prynai_json_response,
         max_request_body_size=settings.prynai_max_body_bytes,
-        session_idle_timeout=settings.prynai_session_idle_seconds,
         max_sessions=settings.prynai_max_sessions,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's check is off.
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
+    mcp_route, auth_middleware = mcp_routes(MCP_PATH, manager, mcp.settings.auth, auth_verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.backend.start()
         try:
-            async with mcp.session_manager.run(), anyio.create_task_group() as tasks:
+            async with manager.run(), anyio.create_task_group() as tasks:
                 await tasks.start(services.sessions.run)
+                await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 _announce(settings, services)
                 yield
                 tasks.cancel_scope.cancel()
@@ -78,25 +94,40 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allowed_origins=[*settings.cors_allow_origins, *settings.prynai_allowed_origins],
         ),
         Middleware(JsonErrorBodies, path=MCP_PATH),
-        *sdk_app.user_middleware,
+        *auth_middleware,
     ]
-    routes = [*health_routes(services.backend), *sdk_app.routes]
+    routes = [*health_routes(services.backend), *mcp_route]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
 
 
-def _build_mcp(settings: Settings, services: Services) -> MCPServer[Any]:
-    options: dict[str, Any] = {"middleware": [mcp_log, invalid_params]}
-    if settings.auth_required:
-        from prynai_mcp.auth import build_auth
+def _build_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings | None]:
+    if not settings.auth_required:
+        return None, None
+    from prynai_mcp.auth import build_auth
 
-        options["token_verifier"], options["auth"] = build_auth(settings)
-    mcp = build_server(services, **options)
-    if settings.prynai_conformance:
-        from prynai_mcp.conformance import register_conformance_fixture
+    return build_auth(settings)
 
-        register_conformance_fixture(mcp)
+
+def _build_mcp(
+    settings: Settings, services: Services, verifier: TokenVerifier | None, auth: AuthSettings | None
+) -> MCPServer[Any]:
+    options: dict[str, Any] = {
+        "middleware": [mcp_log, invalid_params, SessionRecorder(services.registry)],
+        "token_verifier": verifier,
+        "auth": auth,
+    }
+    if not settings.prynai_conformance:
+        return build_server(services, **options)
+
+    from prynai_mcp import conformance
+
+    # The fixture's JSON Schema 2020-12 tool can only be given at construction.
+    mcp = build_server(
+        services, extra_completion=conformance.conformance_completion, tools=conformance.conformance_tools(), **options
+    )
+    conformance.register_conformance_fixture(mcp)
     return mcp
 
 

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     prynai_allowed_origins: CsvList = Field(default_factory=list)
     prynai_max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     prynai_session_idle_seconds: float = Field(default=30 * 60, gt=0)
+    # A replica drops its local copy of a session idle this long and rebuilds it from the registry when needed.
+    prynai_local_session_idle_seconds: float = Field(default=5 * 60, gt=0)
+    # Each SSE stream of a session keeps this many events, this long after its last one, for Last-Event-ID.
+    prynai_event_log_max_events: int = Field(default=1000, gt=0)
+    prynai_event_log_seconds: float = Field(default=60 * 60, gt=0)
+    # Suggested reconnect delay sent to SSE clients, and the keep-alive period of quiet GET streams.
+    prynai_sse_retry_ms: int = Field(default=1000, gt=0)
+    prynai_sse_keepalive_seconds: float = Field(default=10, gt=0)
     prynai_max_sessions: int = Field(default=10_000, gt=0)
     prynai_json_response: bool = False
     prynai_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

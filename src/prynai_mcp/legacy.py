@@ -2,7 +2,8 @@
 
 - `resources/subscribe` and `resources/unsubscribe` (MCPServer registers neither) recorded in the state backend;
 - `logging/setLevel`, remembered per session and honoured by `client_log`;
-- delivery of resource changes to subscribed sessions' GET streams.
+- delivery of resource changes to subscribed sessions' GET streams, through the session event log, so it reaches
+  the stream on whichever replica holds it.
 
 One change feed serves both wires: a tool publishes `ResourceUpdated` on the SDK's `SubscriptionBus`; the SDK's
 `subscriptions/listen` handler serves modern listeners from it, and `LegacySessions.run` serves legacy subscribers.
@@ -18,7 +19,6 @@ import anyio
 import anyio.abc
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
@@ -32,6 +32,8 @@ from mcp_types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from prynai_mcp import _sdk
+from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog
+from prynai_mcp.sessions.manager import SESSION_SCOPE_KEY
 from prynai_mcp.state import StateBackend
 
 logger = logging.getLogger(__name__)
@@ -51,17 +53,18 @@ def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
     if headers is None:
         return None
     value = headers.get(SESSION_HEADER)
+    if value is None:  # the opening request: the manager put the new session's id in the scope
+        value = getattr(request, "scope", {}).get(SESSION_SCOPE_KEY)
     return value if isinstance(value, str) else None
 
 
 class LegacySessions:
     """Per-session choices of legacy clients and the local sessions that receive resource changes."""
 
-    def __init__(self, backend: StateBackend, bus: SubscriptionBus) -> None:
+    def __init__(self, backend: StateBackend, bus: SubscriptionBus, events: EventLog) -> None:
         self._backend = backend
         self._bus = bus
-        # Sessions whose streams this process holds, by id: the only ones it can deliver to.
-        self._local: dict[str, ServerSession] = {}
+        self._events = events
 
     def install(self, mcp: MCPServer[Any]) -> None:
         """Register the legacy-only request handlers on `mcp`."""
@@ -105,29 +108,15 @@ class LegacySessions:
         await ctx.log(level, message)
 
     async def _deliver(self, uri: str) -> None:
+        notification = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
         for session_id in await self._backend.subscribers(uri):
-            session = self._local.get(session_id)
-            if session is None:
-                continue
             try:
-                await session.send_resource_updated(uri)
-            except Exception:  # one broken stream must not stop delivery to the others
+                await self._events.append(session_id, GET_STREAM_KEY, notification)
+            except Exception:  # one session's failure must not stop delivery to the others
                 logger.warning("could not notify session %s of %s", session_id, uri, exc_info=True)
-
-    def _track(self, ctx: ServerRequestContext[Any, Any], session_id: str) -> None:
-        if session_id in self._local:
-            return
-        self._local[session_id] = ctx.session
-
-        async def forget() -> None:
-            self._local.pop(session_id, None)
-            await self._backend.forget_session(session_id)
-
-        _sdk.on_session_close(ctx.session, forget)
 
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
         session_id = self._require_session(ctx)
-        self._track(ctx, session_id)
         await self._backend.subscribe(session_id, params.uri)
         return EmptyResult()
 
@@ -138,7 +127,6 @@ class LegacySessions:
 
     async def _set_level(self, ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
         session_id = self._require_session(ctx)
-        self._track(ctx, session_id)
         await self._backend.set_log_level(session_id, params.level)
         return EmptyResult()
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -31,11 +32,19 @@ COUNTER_NAME = "counter"
 SUMMARY_STYLES = ["formal", "casual", "technical", "executive", "bullet-points"]
 GREETING_NAMES = ["world", "PrynAI", "Ada", "Grace", "Linus", "Margaret"]
 
+CompletionHandler = Callable[
+    [PromptReference | ResourceTemplateReference, CompletionArgument, CompletionContext | None], Completion | None
+]
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
-def build_server(services: Services, **options: Any) -> MCPServer[Any]:
-    """The MCPServer with the PrynAI surface; `options` go to the MCPServer constructor (auth, security)."""
+def build_server(
+    services: Services, *, extra_completion: CompletionHandler | None = None, **options: Any
+) -> MCPServer[Any]:
+    """The MCPServer with the PrynAI surface; `options` go to the MCPServer constructor (auth, security).
+
+    `extra_completion` answers completions for references the surface does not own (the conformance fixture's).
+    """
     mcp: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title="PrynAI MCP",
@@ -153,6 +162,8 @@ def build_server(services: Services, **options: Any) -> MCPServer[Any]:
         argument: CompletionArgument,
         context: CompletionContext | None,
     ) -> Completion | None:
+        if extra_completion is not None and (extra := extra_completion(ref, argument, context)) is not None:
+            return extra
         if isinstance(ref, PromptReference) and ref.name == "quick_summary" and argument.name == "style":
             return _complete_from(SUMMARY_STYLES, argument.value)
         if isinstance(ref, ResourceTemplateReference) and ref.uri == "hello://{name}" and argument.name == "name":

@@ -1,0 +1,369 @@
+"""The legacy-wire session manager that lets a session roam across replicas.
+
+Guarantees, with a shared registry and event log (Redis): a request for a session is served by whichever replica
+it reaches, with the session's negotiated version, client capabilities and owner; a GET stream is served from the
+session's event log, so it carries notifications produced on any replica and resumes from `Last-Event-ID` on any
+replica; a client's answer to a server->client request reaches the replica that asked; `DELETE` ends the session
+everywhere. A replica keeps a local copy of a session (the SDK transport and its message loop) only while it is in
+use, and rebuilds it from the registry on the next request.
+
+Built on `mcp` 2.3's `StreamableHTTPSessionManager`: new sessions keep its admission path; `_admit_session`,
+`_serve_opening_request`, `_discard_session` and `_server_instances` are its private members (checked against
+2.3.0; see `prynai_mcp._sdk` for the policy). The 2026-07-28 wire is untouched: the base class routes it before
+any of this runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.abc
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, authorization_context
+from mcp.server.connection import Connection
+from mcp.server.lowlevel.server import Server
+from mcp.server.runner import serve_connection
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+from mcp.shared.transport_context import TransportContext
+from mcp_types import InitializeRequestParams
+from starlette.datastructures import Headers
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message as AsgiMessage
+from starlette.types import Receive, Scope, Send
+
+from prynai_mcp.http.errors import jsonrpc_error_response
+from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, SessionEventStore, parse_event_id
+from prynai_mcp.sessions.inbox import ReplicaInbox
+from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
+from prynai_mcp.sessions.request_ids import GlobalRequestIds, owner_of
+
+logger = logging.getLogger(__name__)
+
+SESSION_SCOPE_KEY = "prynai.session_id"
+"""Where the manager leaves a new session's id in the ASGI scope, for `SessionRecorder` to read at initialize."""
+
+OnSessionEnd = Callable[[str], Awaitable[None]]
+
+
+def principal_of(scope: Scope) -> dict[str, Any] | None:
+    """The authenticated principal of a request, as stored with the session (None without auth)."""
+    user = scope.get("user")
+    return dict(authorization_context(user)) if isinstance(user, AuthenticatedUser) else None
+
+
+class RoamingSessionManager(StreamableHTTPSessionManager):
+    def __init__(
+        self,
+        app: Server[Any],
+        *,
+        registry: SessionRegistry,
+        events: EventLog,
+        inbox: ReplicaInbox,
+        replica_id: str,
+        on_session_end: OnSessionEnd,
+        local_idle_seconds: float,
+        retry_interval_ms: int,
+        keepalive_seconds: float,
+        json_response: bool,
+        max_request_body_size: int,
+        max_sessions: int | None,
+        security_settings: TransportSecuritySettings | None = None,
+    ) -> None:
+        super().__init__(
+            app,
+            json_response=json_response,
+            security_settings=security_settings,
+            retry_interval=retry_interval_ms,
+            session_idle_timeout=local_idle_seconds,
+            max_request_body_size=max_request_body_size,
+            max_sessions=max_sessions,
+        )
+        self.registry = registry
+        self.events = events
+        self.inbox = inbox
+        self.replica_id = replica_id
+        self._on_session_end = on_session_end
+        self._keepalive_seconds = keepalive_seconds
+
+    # --- requests ---------------------------------------------------------------------------------------------
+
+    async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
+        if session_id is None:
+            # Opening request: the base class admits it through `_admit_session` and `_serve_opening_request`.
+            await super()._handle_stateful_request(scope, receive, send)
+            return
+
+        record = await self.registry.get(session_id)
+        local = self._server_instances.get(session_id)
+        if record is None or record.owner != principal_of(scope):
+            if record is None and local is not None:
+                await self._discard_session(session_id, local)  # ended or expired elsewhere
+            if record is not None:
+                logger.warning("session %s presented with another principal's credential", session_id[:64])
+            await jsonrpc_error_response(404, "Session not found")(scope, receive, send)
+            return
+
+        method = scope["method"]
+        if method == "GET":
+            await self._serve_stream(session_id, scope, receive, send)
+            return
+        if method == "DELETE":
+            await self._end_session(session_id)
+            await Response(status_code=200)(scope, receive, send)
+            return
+        if method == "POST":
+            body = await _read_body(receive)
+            body, elsewhere = self._route_answer(body)
+            if elsewhere is not None:
+                await self.inbox.forward(elsewhere, session_id, body)
+                await Response(status_code=202)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+
+        if local is None:
+            local = await self._restore(record)
+            if local is None:
+                await jsonrpc_error_response(503, "Too many open sessions on this replica")(scope, receive, send)
+                return
+        await local.handle_request(scope, receive, send)
+        if local.is_terminated:
+            await self._discard_session(session_id, local)
+
+    def _route_answer(self, body: bytes) -> tuple[bytes, str | None]:
+        """For a client's answer to a server->client request: the body with the SDK's own id, and the replica that
+        asked when it is not this one. Anything else passes through unchanged."""
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return body, None
+        if not isinstance(message, dict) or "method" in message or not ("result" in message or "error" in message):
+            return body, None
+        owner = owner_of(message.get("id"))
+        if owner is None:
+            return body, None
+        replica_id, local_id = owner
+        body = json.dumps({**message, "id": local_id}).encode()
+        return body, (None if replica_id == self.replica_id else replica_id)
+
+    async def deliver_forwarded(self, session_id: str, body: bytes) -> None:
+        """Hand an answer forwarded by another replica to this replica's copy of the session."""
+        local = self._server_instances.get(session_id)
+        record = await self.registry.get(session_id)
+        if local is None or record is None:
+            logger.warning("dropping a forwarded answer: session %s is not open on this replica", session_id[:64])
+            return
+        scope: Scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/mcp",
+            "query_string": b"",
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"accept", b"application/json, text/event-stream"),
+                (MCP_SESSION_ID_HEADER.lower().encode(), session_id.encode()),
+                (b"mcp-protocol-version", record.protocol_version.encode()),
+            ],
+        }
+
+        async def discard(message: AsgiMessage) -> None:
+            return None
+
+        await local.handle_request(scope, _replay(body, _never), discard)
+
+    # --- GET streams from the event log -----------------------------------------------------------------------
+
+    async def _serve_stream(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        if "text/event-stream" not in headers.get("accept", "") and "*/*" not in headers.get("accept", ""):
+            response = jsonrpc_error_response(406, "Not Acceptable: the client must accept text/event-stream")
+            await response(scope, receive, send)
+            return
+        last_event_id = headers.get("last-event-id")
+        if last_event_id:
+            parsed = parse_event_id(last_event_id)
+            if parsed is None:
+                await jsonrpc_error_response(400, "Last-Event-ID is not an event id of this server")(
+                    scope, receive, send
+                )
+                return
+            after: str | None = parsed[0]
+            stream = parsed[1]
+        else:
+            stream = GET_STREAM_KEY
+            after = await self.events.last_entry(session_id, stream)
+        response = StreamingResponse(
+            self._stream_events(session_id, stream, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
+        )
+        await response(scope, receive, send)
+
+    async def _stream_events(self, session_id: str, stream: str, after: str | None) -> AsyncIterator[str]:
+        yield f"retry: {self.retry_interval}\n\n"
+        while True:
+            batch = await self.events.read(session_id, stream, after, block_seconds=self._keepalive_seconds)
+            if not batch:
+                # Quiet: keep proxies from timing the stream out, keep the session alive, stop if it ended.
+                if await self.registry.get(session_id) is None:
+                    return
+                yield ": keepalive\n\n"
+                continue
+            for event, message in batch:
+                after = event.partition(".")[0]
+                if message is None:
+                    continue
+                yield f"event: message\nid: {event}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+                if stream != GET_STREAM_KEY and _answers(message, stream):
+                    return  # a request's stream ends with its response
+
+    # --- session life ----------------------------------------------------------------------------------------
+
+    def _new_transport(self, session_id: str) -> StreamableHTTPServerTransport:
+        return StreamableHTTPServerTransport(
+            mcp_session_id=session_id,
+            is_json_response_enabled=self.json_response,
+            event_store=SessionEventStore(self.events, session_id),
+            security_settings=self.security_settings,
+            retry_interval=self.retry_interval,
+            idle_timeout=self.session_idle_timeout,
+        )
+
+    def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
+        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+            return None
+        session_id = uuid.uuid4().hex
+        transport = self._new_transport(session_id)
+        self._server_instances[session_id] = transport
+        return transport
+
+    async def _serve_opening_request(
+        self, http_transport: StreamableHTTPServerTransport, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        session_id = http_transport.mcp_session_id
+        assert session_id is not None and self._task_group is not None
+        scope[SESSION_SCOPE_KEY] = session_id
+        established = False
+        try:
+            await self._task_group.start(self._run_session, http_transport, None)
+            status = await _status_of(http_transport.handle_request, scope, receive, send)
+            established = status is not None and status < 400
+        finally:
+            if not established:
+                await self._discard_session(session_id, http_transport)
+
+    async def _restore(self, record: SessionRecord) -> StreamableHTTPServerTransport | None:
+        async with self._session_creation_lock:
+            local = self._server_instances.get(record.session_id)
+            if local is not None:
+                return local
+            if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+                return None
+            local = self._new_transport(record.session_id)
+            self._server_instances[record.session_id] = local
+            assert self._task_group is not None
+            await self._task_group.start(self._run_session, local, record)
+            logger.debug("restored session %s on replica %s", record.session_id, self.replica_id)
+            return local
+
+    async def _run_session(
+        self,
+        transport: StreamableHTTPServerTransport,
+        record: SessionRecord | None,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The session's message loop on this replica: the SDK's `serve_loop` recipe, with ids made global and,
+        for a restored session, the connection born in the state its `initialize` left it."""
+        session_id = transport.mcp_session_id
+        assert session_id is not None
+        async with transport.connect() as (read_stream, write_stream):
+            task_status.started()
+            try:
+                idle_scope = transport.idle_scope or anyio.CancelScope()
+                with idle_scope:
+                    dispatcher: JSONRPCDispatcher[TransportContext] = JSONRPCDispatcher(
+                        read_stream,
+                        GlobalRequestIds(write_stream, self.replica_id),
+                        inline_methods=frozenset({"initialize"}),
+                    )
+                    connection = Connection.for_loop(
+                        dispatcher,
+                        session_id=session_id,
+                        protocol_version_hint=record.protocol_version if record else None,
+                    )
+                    if record is not None:
+                        connection.client_params = InitializeRequestParams.model_validate(record.client_params)
+                        connection.initialized.set()
+                    await serve_connection(
+                        self.app, dispatcher, connection=connection, lifespan_state=self._lifespan_state
+                    )
+            except Exception:
+                logger.exception("session %s crashed on replica %s", session_id, self.replica_id)
+            finally:
+                await self._discard_session(session_id, transport)
+
+    async def _end_session(self, session_id: str) -> None:
+        await self.registry.delete(session_id)
+        await self.events.delete_session(session_id)
+        await self._on_session_end(session_id)
+        local = self._server_instances.get(session_id)
+        if local is not None:
+            await self._discard_session(session_id, local)
+        logger.info("session %s ended by the client", session_id, extra={"event": "session_end"})
+
+
+def _answers(message: dict[str, Any], stream: str) -> bool:
+    return "method" not in message and ("result" in message or "error" in message) and str(message.get("id")) == stream
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> AsgiMessage:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _never() -> AsgiMessage:
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+async def _status_of(
+    app: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope, receive: Receive, send: Send
+) -> int | None:
+    status: int | None = None
+
+    async def watch(message: AsgiMessage) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    await app(scope, receive, watch)
+    return status
