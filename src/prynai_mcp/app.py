@@ -22,16 +22,19 @@ from starlette.middleware.cors import CORSMiddleware
 
 from prynai_mcp import _sdk
 from prynai_mcp.config import Settings
-from prynai_mcp.http.errors import JsonErrorBodies
+from prynai_mcp.http.errors import JsonErrorBodies, UnavailableAs503
 from prynai_mcp.http.guard import HostOriginGuard
 from prynai_mcp.http.health import health_routes
 from prynai_mcp.http.mcp_routes import mcp_routes
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
 from prynai_mcp.protocol_errors import invalid_params
+from prynai_mcp.redis_store.request_state import SharedRequestState
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
 from prynai_mcp.sessions.manager import RoamingSessionManager
 from prynai_mcp.sessions.recorder import SessionRecorder
+from prynai_mcp.state import RedisBackend
+from prynai_mcp.state.redis_bus import RedisSubscriptionBus
 
 MCP_PATH = "/mcp"
 MCP_HEADERS = ["Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
@@ -45,7 +48,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings.prynai_log_level)
     services = Services.from_settings(settings)
     auth_verifier, auth = _build_auth(settings)
-    mcp = _build_mcp(settings, services, auth_verifier, auth)
+    store = services.backend.store if isinstance(services.backend, RedisBackend) else None
+    request_state = SharedRequestState.from_settings(settings, store)
+    mcp = _build_mcp(settings, services, auth_verifier, auth, request_state)
 
     manager = RoamingSessionManager(
         _sdk.lowlevel(mcp),
@@ -70,7 +75,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.backend.start()
         try:
             async with manager.run(), anyio.create_task_group() as tasks:
-                await tasks.start(services.sessions.run)
+                if request_state is not None:
+                    await tasks.start(request_state.run)  # the shared MRTR key, loaded before serving
+                if isinstance(services.bus, RedisSubscriptionBus):
+                    await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 _announce(settings, services)
                 yield
@@ -94,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allowed_origins=[*settings.cors_allow_origins, *settings.prynai_allowed_origins],
         ),
         Middleware(JsonErrorBodies, path=MCP_PATH),
+        Middleware(UnavailableAs503),
         *auth_middleware,
     ]
     routes = [*health_routes(services.backend), *mcp_route]
@@ -111,13 +120,19 @@ def _build_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings 
 
 
 def _build_mcp(
-    settings: Settings, services: Services, verifier: TokenVerifier | None, auth: AuthSettings | None
+    settings: Settings,
+    services: Services,
+    verifier: TokenVerifier | None,
+    auth: AuthSettings | None,
+    request_state: SharedRequestState | None,
 ) -> MCPServer[Any]:
     options: dict[str, Any] = {
         "middleware": [mcp_log, invalid_params, SessionRecorder(services.registry)],
         "token_verifier": verifier,
         "auth": auth,
     }
+    if request_state is not None:
+        options["request_state_security"] = request_state.security
     if not settings.prynai_conformance:
         return build_server(services, **options)
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # State backend: empty means the embedded in-memory backend.
     redis_url: str = ""
     prynai_redis_prefix: str = "prynai"
+    # Keys sealing MRTR requestState (2026-07-28 wire), first = current, all accepted (rotation). Empty: with
+    # REDIS_URL, one key generated once and shared through Redis; without, a per-process key.
+    prynai_request_state_keys: CsvList = Field(default_factory=list)
 
     # HTTP surface.
     cors_allow_origins: CsvList = Field(default_factory=list)
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
         "entra_audiences",
         "entra_required_scopes",
         "entra_required_app_roles",
+        "prynai_request_state_keys",
         mode="before",
     )(_csv)
 

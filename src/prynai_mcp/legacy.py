@@ -5,18 +5,18 @@
 - delivery of resource changes to subscribed sessions' GET streams, through the session event log, so it reaches
   the stream on whichever replica holds it.
 
-One change feed serves both wires: a tool publishes `ResourceUpdated` on the SDK's `SubscriptionBus`; the SDK's
-`subscriptions/listen` handler serves modern listeners from it, and `LegacySessions.run` serves legacy subscribers.
-Private module: entry is via `LegacySessions.install` and `LegacySessions.run`.
+One change feed serves both wires: a tool publishes `ResourceUpdated` with `ctx.notify_resource_updated`, and
+`ChangeFeed` (the `SubscriptionBus` MCPServer is given) hands it to the real bus, whose listeners serve modern
+`subscriptions/listen` streams on every replica, and appends it once to each legacy subscriber's GET stream, from
+the replica that made the change. Entry: `LegacySessions.install`, `ChangeFeed`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-import anyio
-import anyio.abc
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent, SubscriptionBus
@@ -41,9 +41,6 @@ logger = logging.getLogger(__name__)
 SESSION_HEADER = "mcp-session-id"
 _LEVELS: tuple[LoggingLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _RANK: dict[str, int] = {level: rank for rank, level in enumerate(_LEVELS)}
-# Buffered so a burst of changes never blocks the tool that published them; beyond this, changes are dropped
-# with a warning (they are level triggers: the next one says the same thing).
-_FEED_BUFFER = 1024
 
 
 def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
@@ -61,9 +58,8 @@ def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
 class LegacySessions:
     """Per-session choices of legacy clients and the local sessions that receive resource changes."""
 
-    def __init__(self, backend: StateBackend, bus: SubscriptionBus, events: EventLog) -> None:
+    def __init__(self, backend: StateBackend, events: EventLog) -> None:
         self._backend = backend
-        self._bus = bus
         self._events = events
 
     def install(self, mcp: MCPServer[Any]) -> None:
@@ -72,28 +68,6 @@ class LegacySessions:
         server.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
         server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
         server.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
-
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Deliver every published `ResourceUpdated` to the subscribed sessions held here, until cancelled."""
-        send, receive = anyio.create_memory_object_stream[ServerEvent](_FEED_BUFFER)
-
-        def enqueue(event: ServerEvent) -> None:
-            if isinstance(event, ResourceUpdated):
-                try:
-                    send.send_nowait(event)
-                except anyio.WouldBlock:
-                    logger.warning("resource change feed is full; dropping an update for %s", event.uri)
-
-        unsubscribe = self._bus.subscribe(enqueue)
-        task_status.started()
-        try:
-            async with receive:
-                async for event in receive:
-                    assert isinstance(event, ResourceUpdated)
-                    await self._deliver(event.uri)
-        finally:
-            unsubscribe()
-            send.close()
 
     async def client_log(self, ctx: Context[Any, Any], level: LoggingLevel, message: str) -> None:
         """Send a log line to the client, honouring the session's `logging/setLevel` on the legacy wire.
@@ -107,7 +81,8 @@ class LegacySessions:
                 return
         await ctx.log(level, message)
 
-    async def _deliver(self, uri: str) -> None:
+    async def deliver(self, uri: str) -> None:
+        """Append `notifications/resources/updated` to the GET stream of every session subscribed to `uri`."""
         notification = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
         for session_id in await self._backend.subscribers(uri):
             try:
@@ -136,3 +111,19 @@ class LegacySessions:
         if session_id is None:
             raise MCPError(INVALID_REQUEST, "This method needs a session: send Mcp-Session-Id from initialize")
         return session_id
+
+
+class ChangeFeed:
+    """The `SubscriptionBus` given to MCPServer: each change reaches modern listeners and legacy subscribers once."""
+
+    def __init__(self, bus: SubscriptionBus, legacy: LegacySessions) -> None:
+        self._bus = bus
+        self._legacy = legacy
+
+    async def publish(self, event: ServerEvent) -> None:
+        await self._bus.publish(event)
+        if isinstance(event, ResourceUpdated):
+            await self._legacy.deliver(event.uri)
+
+    def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
+        return self._bus.subscribe(listener)

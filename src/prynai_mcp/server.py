@@ -51,7 +51,7 @@ def build_server(
         description="Self-hosted production MCP server",
         instructions="Tools: add, echo, long_task, summarize_via_client_llm, bump_counter.",
         version=VERSION,
-        subscriptions=services.bus,
+        subscriptions=services.changes,
         **options,
     )
 

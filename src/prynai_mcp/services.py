@@ -15,11 +15,13 @@ from importlib.metadata import version
 from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 
 from prynai_mcp.config import Settings
-from prynai_mcp.legacy import LegacySessions
+from prynai_mcp.legacy import ChangeFeed, LegacySessions
 from prynai_mcp.sessions.events import EventLog, MemoryEventLog
 from prynai_mcp.sessions.inbox import LocalInbox, ReplicaInbox
+from prynai_mcp.sessions.redis_stores import RedisEventLog, RedisInbox, RedisSessionRegistry
 from prynai_mcp.sessions.registry import MemorySessionRegistry, SessionRegistry
-from prynai_mcp.state import StateBackend, create_backend
+from prynai_mcp.state import RedisBackend, StateBackend, create_backend
+from prynai_mcp.state.redis_bus import RedisSubscriptionBus
 
 SERVER_NAME = "prynai-mcp"
 VERSION = version("prynai-mcp")
@@ -34,26 +36,54 @@ class Services:
     events: EventLog
     inbox: ReplicaInbox
     sessions: LegacySessions
+    changes: ChangeFeed  # what the MCP surface publishes changes to
     # Names this process among the replicas: in server->client request ids and heartbeats.
-    replica_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    replica_id: str
     started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        backend = create_backend(settings.redis_url, settings.prynai_redis_prefix)
-        bus = InMemorySubscriptionBus()
-        registry = MemorySessionRegistry(settings.prynai_session_idle_seconds)
-        events = MemoryEventLog(
-            max_events=settings.prynai_event_log_max_events, retention_seconds=settings.prynai_event_log_seconds
+        backend = create_backend(
+            settings.redis_url,
+            settings.prynai_redis_prefix,
+            session_ttl_seconds=settings.prynai_session_idle_seconds,
         )
+        # With Redis, changes fan out to every replica's listeners; the bus borrows the backend's connection pool.
+        bus: SubscriptionBus = (
+            RedisSubscriptionBus(backend.store, backend.keys)
+            if isinstance(backend, RedisBackend)
+            else InMemorySubscriptionBus()
+        )
+        replica_id = secrets.token_hex(4)
+        registry: SessionRegistry
+        events: EventLog
+        inbox: ReplicaInbox
+        if isinstance(backend, RedisBackend):
+            registry = RedisSessionRegistry(backend.store, backend.keys, settings.prynai_session_idle_seconds)
+            events = RedisEventLog(
+                backend.store,
+                backend.keys,
+                max_events=settings.prynai_event_log_max_events,
+                retention_seconds=settings.prynai_event_log_seconds,
+            )
+            inbox = RedisInbox(backend.store, backend.keys, replica_id)
+        else:
+            registry = MemorySessionRegistry(settings.prynai_session_idle_seconds)
+            events = MemoryEventLog(
+                max_events=settings.prynai_event_log_max_events, retention_seconds=settings.prynai_event_log_seconds
+            )
+            inbox = LocalInbox()
+        sessions = LegacySessions(backend, events)
         return cls(
             settings=settings,
             backend=backend,
             bus=bus,
             registry=registry,
             events=events,
-            inbox=LocalInbox(),
-            sessions=LegacySessions(backend, bus, events),
+            inbox=inbox,
+            sessions=sessions,
+            changes=ChangeFeed(bus, sessions),
+            replica_id=replica_id,
         )
 
     def uptime_seconds(self) -> float:

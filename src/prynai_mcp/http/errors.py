@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
@@ -71,3 +72,38 @@ class JsonErrorBodies:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, rewrite)
+
+
+class UnavailableAs503:
+    """ASGI middleware: a store outage that escapes the MCP layer (session lookup, event log) becomes 503 with
+    `Retry-After` and a JSON-RPC error body, when no response has started yet; otherwise the stream just ends.
+
+    Recognised by the `retry_after` attribute that `StoreUnavailable` carries, so the HTTP layer does not depend on
+    which store is behind it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except MCPError as error:
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is None or started:
+                raise
+            body = jsonrpc_error_body(error.error.message, error.error.code, error.error.data)
+            response = Response(
+                body, status_code=503, media_type="application/json", headers={"Retry-After": str(retry_after)}
+            )
+            await response(scope, receive, send)

@@ -2,14 +2,18 @@
 
 The MCP surface talks only to `StateBackend`; it never knows which implementation it has. Every method is async and
 atomic on its own, and no method assumes the caller is the only process: the in-memory backend is the one-process
-case of the same contract that a networked backend keeps across replicas.
+case of the same contract that a networked backend keeps across replicas. A networked backend raises
+`prynai_mcp.redis_store.StoreUnavailable` (a JSON-RPC error) from any method but `healthy` while its store is
+unreachable, fast, and works again by itself when the store returns.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from prynai_mcp.redis_store import Keys, RedisStore
 from prynai_mcp.state.memory import MemoryBackend
+from prynai_mcp.state.redis import RedisBackend
 
 
 class StateBackend(Protocol):
@@ -24,7 +28,10 @@ class StateBackend(Protocol):
         """Release connections and tasks."""
 
     async def healthy(self) -> bool | None:
-        """True or False for a remote store's reachability; None when there is nothing remote to reach."""
+        """True or False for a remote store's reachability; None when there is nothing remote to reach.
+
+        Never raises, and answers within about a second even when the store is silent.
+        """
 
     async def counter_get(self, name: str) -> int:
         """The counter's value; 0 when it was never bumped."""
@@ -51,13 +58,15 @@ class StateBackend(Protocol):
         """Drop everything recorded for an ended session."""
 
 
-def create_backend(redis_url: str, prefix: str) -> StateBackend:
-    """The backend the configuration asks for: in-memory when no Redis URL is set."""
-    if redis_url:
-        raise ValueError(
-            "REDIS_URL is set, but this build ships only the embedded in-memory backend; unset REDIS_URL to run"
-        )
-    return MemoryBackend()
+def create_backend(redis_url: str, prefix: str, *, session_ttl_seconds: float = 30 * 60) -> StateBackend:
+    """The backend the configuration asks for: in-memory when no Redis URL is set, else Redis under `prefix`.
+
+    `session_ttl_seconds` (the session idle timeout) is how long a legacy session's recorded choices outlive its
+    last use in Redis. Connects nothing: the Redis backend connects on first use.
+    """
+    if not redis_url:
+        return MemoryBackend()
+    return RedisBackend(RedisStore(redis_url), Keys(prefix), session_ttl_seconds=session_ttl_seconds)
 
 
-__all__ = ["MemoryBackend", "StateBackend", "create_backend"]
+__all__ = ["MemoryBackend", "RedisBackend", "StateBackend", "create_backend"]

@@ -1,0 +1,22 @@
+"""A local Microsoft Entra ID stand-in for tests and demos: OIDC discovery, JWKS, a v2 client-credentials token
+endpoint and key rotation, over real HTTPS with a throwaway CA. MSAL obtains tokens from it unmodified.
+
+Tests: `with running_standin() as standin: ...` (in-process, background thread). Demos:
+`uv run python -m prynai_mcp.auth.standin` (foreground; writes the env to use). Needs the dev dependency trustme:
+the stand-in is never imported by the server itself.
+"""
+
+from prynai_mcp.auth.standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
+from prynai_mcp.auth.standin.runner import RunningStandIn, running_standin
+from prynai_mcp.auth.standin.tls import TlsFiles, make_tls_files
+
+__all__ = [
+    "ClientApp",
+    "ResourceApp",
+    "RunningStandIn",
+    "SigningKey",
+    "StandInAuthority",
+    "TlsFiles",
+    "make_tls_files",
+    "running_standin",
+]

@@ -1,0 +1,105 @@
+"""`uv run python -m prynai_mcp.auth.standin [--dir .standin] [--port N]`: run the Entra stand-in for a demo.
+
+State (tenant, app registrations, client secret, signing keys, port) is kept in `--dir`, so a restarted stand-in
+is the same authority and servers already configured against it keep working. The directory also gets:
+
+- `standin.env`: every variable a server (AUTH_REQUIRED, ENTRA_*) and a client (ENTRA_CLIENT_*, SERVER_APP_ID_URI)
+  need, plus SSL_CERT_FILE / REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE pointing at `bundle.pem` (the stand-in's CA plus
+  the usual trust store: those variables override explicit CA paths in requests/MSAL, so they are set, not fought);
+- `server.pem` / `server-key.pem`: a loopback certificate from the same CA, for `SSL_CERTFILE` / `SSL_KEYFILE`
+  if the MCP server should speak HTTPS too.
+
+Rotate keys while it runs: `curl --cacert DIR/ca.pem -X POST 'https://127.0.0.1:PORT/_standin/rotate?retire=1'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from prynai_mcp.auth.standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
+from prynai_mcp.auth.standin.runner import RunningStandIn, serve
+
+
+def _save(authority: StandInAuthority, port: int, path: Path) -> None:
+    keys = [
+        key.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        for key in authority.keys
+    ]
+    state = {
+        "port": port,
+        "tenant_id": authority.tenant_id,
+        "resource": asdict(authority.resource),
+        "clients": [asdict(client) for client in authority.clients.values()],
+        "keys": keys,
+    }
+    path.write_text(json.dumps(state, indent=2))
+    path.chmod(0o600)
+
+
+def _load(path: Path) -> tuple[StandInAuthority, int]:
+    state: dict[str, Any] = json.loads(path.read_text())
+    keys = []
+    for pem in state["keys"]:
+        private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+        keys.append(SigningKey(private_key))  # type: ignore[arg-type]
+    resource = state["resource"]
+    authority = StandInAuthority(
+        tenant_id=state["tenant_id"],
+        resource=ResourceApp(**{**resource, "app_roles": tuple(resource["app_roles"])}),
+        keys=keys,
+    )
+    for client in state["clients"]:
+        authority.clients[client["client_id"]] = ClientApp(**{**client, "roles": tuple(client["roles"])})
+    return authority, int(state["port"])
+
+
+def _env_file(running: RunningStandIn, mcp_url: str) -> str:
+    env = {**running.server_env(), **running.client_env(), "PRYNAI_MCP_URL": mcp_url}
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m prynai_mcp.auth.standin", description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path(".standin"), help="state and certificates (default .standin)")
+    parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: the saved one, else any free port)")
+    parser.add_argument("--roles", default="Mcp.Invoke", help="app roles granted to the demo client (comma separated)")
+    parser.add_argument(
+        "--mcp-url", default="http://127.0.0.1:8000/mcp", help="PRYNAI_MCP_URL written to standin.env for clients"
+    )
+    parser.add_argument("--fresh", action="store_true", help="forget the saved tenant, apps and keys")
+    args = parser.parse_args(argv)
+
+    state_path = args.dir / "standin.json"
+    if state_path.is_file() and not args.fresh:
+        authority, saved_port = _load(state_path)
+    else:
+        authority, saved_port = StandInAuthority(), 0
+        authority.add_client(roles=[r.strip() for r in args.roles.split(",") if r.strip()])
+    port = args.port if args.port is not None else saved_port
+
+    def ready(running: RunningStandIn) -> None:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        bound_port = int(running.url.rsplit(":", 1)[1])
+        authority.on_change = lambda: _save(authority, bound_port, state_path)  # rotations survive a restart
+        _save(authority, bound_port, state_path)
+        env_path = args.dir / "standin.env"
+        env_path.write_text(_env_file(running, args.mcp_url))
+        print(f"Entra stand-in at {running.url} (tenant {running.tenant_id})", flush=True)
+        print(f"  env for server and clients: {env_path}  (e.g. `set -a; . {env_path}; set +a`)")
+        print(f"  HTTPS for the MCP server:  SSL_CERTFILE={running.tls.cert} SSL_KEYFILE={running.tls.key}")
+        print(f"  rotate keys: curl --cacert {running.tls.ca} -X POST '{running.url}/_standin/rotate?retire=1'")
+
+    serve(authority, port=port, directory=args.dir, on_ready=ready)
+
+
+if __name__ == "__main__":
+    main()

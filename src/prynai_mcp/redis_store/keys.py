@@ -1,0 +1,169 @@
+"""The Redis key schema and every Lua script: the one module that spells a key.
+
+Every key is `{prefix}:{kind}:...` with the deployment's prefix (`PRYNAI_REDIS_PREFIX`, default `prynai`), so two
+deployments can share one Redis (and one database: pub/sub channels ignore the database number, so the prefix is
+what keeps their events apart too). Nothing outside this module builds a key string; code asks `Keys` for one.
+
+Each method's docstring says what the key holds, its Redis type and its expiry policy. Session ids are the SDK's
+`uuid4().hex`; URIs go in verbatim (Redis keys are binary-safe). The schema assumes a single Redis node or a
+primary with replicas (Azure Cache for Redis Basic/Standard/Premium without clustering): the scripts below touch
+only the keys they are given, but keys of one session are not hash-tagged into one cluster slot.
+
+Scripts read the clock with Redis `TIME`, never the caller's: replicas with skewed clocks then agree on when a
+subscription expired.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PREFIX = "prynai"
+
+
+class Keys:
+    """Key names for one deployment (one prefix)."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        prefix = prefix.strip().rstrip(":")
+        if not prefix or any(ch.isspace() for ch in prefix):
+            raise ValueError(f"PRYNAI_REDIS_PREFIX must be a non-empty word without spaces, got {prefix!r}")
+        self.prefix = prefix
+
+    # --- shared state: the counter and what a legacy session asked for (`prynai_mcp.state.redis`) -------------
+
+    def counter(self, name: str) -> str:
+        """STRING holding a decimal integer, changed only by INCRBY. No TTL: it outlives every replica."""
+        return f"{self.prefix}:counter:{name}"
+
+    def session_log_level(self, session_id: str) -> str:
+        """STRING: the `logging/setLevel` level of a legacy session.
+
+        TTL = the session idle timeout, renewed whenever it is read or written (and by `TOUCH_SESSION`).
+        """
+        return f"{self.prefix}:session:{session_id}:loglevel"
+
+    def session_subscriptions(self, session_id: str) -> str:
+        """SET of resource URIs a legacy session subscribed to: the reverse index that makes forgetting a session
+        cost only its own subscriptions. TTL = the session idle timeout, renewed on subscribe and `TOUCH_SESSION`."""
+        return f"{self.prefix}:session:{session_id}:subs"
+
+    def subscribers(self, uri: str) -> str:
+        """ZSET of session ids subscribed to `uri`, each scored by its expiry time (Redis clock, milliseconds).
+
+        Members past their score are pruned on read (`SUBSCRIBERS`), so a session that vanished without
+        unsubscribing stops being notified once it has been idle for the TTL. The key's own TTL is kept at least as
+        long as its latest member's, so an abandoned URI disappears by itself.
+        """
+        return f"{self.prefix}:sub:{uri}"
+
+    # --- cross-replica signals ----------------------------------------------------------------------------------
+
+    def events_channel(self) -> str:
+        """Pub/sub CHANNEL carrying `SubscriptionBus` events (small JSON, `prynai_mcp.state.redis_bus`).
+
+        Fire-and-forget: nothing is stored, a replica that is not subscribed at the moment misses the event.
+        """
+        return f"{self.prefix}:events"
+
+    def request_state_key(self) -> str:
+        """STRING: hex of 32 random bytes, the key that seals MRTR `requestState` when no keys are configured.
+
+        Written once with `GET_OR_SET` (the first replica wins, every other adopts it). No TTL: it must outlive
+        replicas; persistence (AOF) keeps it across Redis restarts. If it is lost anyway, replicas re-offer their
+        current key and converge again (`prynai_mcp.redis_store.request_state`).
+        """
+        return f"{self.prefix}:request-state:key"
+
+    # --- session layer: legacy sessions that roam across replicas (`prynai_mcp.sessions.redis_stores`) ----------
+
+    def session(self, session_id: str) -> str:
+        """STRING: the session's registry record (JSON `SessionRecord`). TTL = the session idle timeout, renewed by
+        every request for the session (GETEX) and by every keep-alive of an open GET stream. Its absence is what
+        "this session does not exist (any more)" means to every replica."""
+        return f"{self.prefix}:session:{session_id}"
+
+    def session_stream(self, session_id: str, stream: str) -> str:
+        """STREAM: the events of one SSE stream of a session (`stream` is the JSON-RPC request id, or `_GET_stream`),
+        field `m` = the JSON-RPC message ("" for a priming event). Capped near the configured length (XADD MAXLEN ~);
+        TTL = the event retention, renewed on every append."""
+        return f"{self.prefix}:session:{session_id}:stream:{stream}"
+
+    def session_streams(self, session_id: str) -> str:
+        """SET of the stream names a session has used, so ending the session deletes every stream key.
+        TTL = the event retention, renewed on every append."""
+        return f"{self.prefix}:session:{session_id}:streams"
+
+    def replica_inbox(self, replica_id: str) -> str:
+        """Pub/sub CHANNEL of one replica: clients' answers to server->client requests that this replica sent,
+        forwarded by the replica that received the answer POST. Fire-and-forget, like every channel."""
+        return f"{self.prefix}:replica:{replica_id}:inbox"
+
+
+# --- Lua scripts ------------------------------------------------------------------------------------------------
+#
+# Each runs atomically on the server. KEYS and ARGV are documented per script; every key is passed in KEYS.
+# Loaded through redis-py's `register_script`, which re-sends the source after a Redis restart (NOSCRIPT).
+
+_NOW_MS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+_EXTEND_TTL = """
+local function extend(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+"""
+
+SUBSCRIBE = (
+    _NOW_MS
+    + _EXTEND_TTL
+    + """
+-- KEYS[1] session_subscriptions(sid), KEYS[2] subscribers(uri); ARGV[1] uri, ARGV[2] sid, ARGV[3] ttl ms
+local ttl = tonumber(ARGV[3])
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
+extend(KEYS[2], ttl)
+return 1
+"""
+)
+"""Record one subscription in both indexes and (re)start its TTL."""
+
+SUBSCRIBERS = (
+    _NOW_MS
+    + """
+-- KEYS[1] subscribers(uri)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+)
+"""Drop expired subscribers of a URI, return the live ones."""
+
+TOUCH_SESSION = (
+    _NOW_MS
+    + _EXTEND_TTL
+    + """
+-- KEYS[1] session_log_level(sid), KEYS[2] session_subscriptions(sid), KEYS[3..] subscribers(uri) of its URIs;
+-- ARGV[1] sid, ARGV[2] ttl ms
+local ttl = tonumber(ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+for i = 3, #KEYS do
+  -- Only renew a subscription still there: never resurrect one removed since the caller listed the URIs.
+  if redis.call('ZSCORE', KEYS[i], ARGV[1]) then
+    redis.call('ZADD', KEYS[i], 'XX', now + ttl, ARGV[1])
+    extend(KEYS[i], ttl)
+  end
+end
+return 1
+"""
+)
+"""Renew every TTL of one session's recorded choices (the session was just used)."""
+
+GET_OR_SET = """
+-- KEYS[1] the key; ARGV[1] the value to store when the key is absent. Returns the stored value.
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+"""SET-if-absent that answers with the winner in one round trip (Redis 6.2 cannot combine SET NX with GET)."""

@@ -1,0 +1,147 @@
+"""The session stores on Redis: registry, event log and replica inbox shared by every replica.
+
+Same contracts as the in-memory stores (see `registry`, `events`, `inbox`); keys come from `Keys`. Every call that
+finds Redis down raises `StoreUnavailable` within the client's timeouts; the HTTP layer answers it with 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from prynai_mcp.redis_store.client import UNAVAILABLE_ERRORS, RedisStore
+from prynai_mcp.redis_store.keys import Keys
+from prynai_mcp.sessions.events import Event, Message, event_id
+from prynai_mcp.sessions.inbox import Deliver
+from prynai_mcp.sessions.registry import SessionRecord
+
+logger = logging.getLogger(__name__)
+
+# A blocking stream read holds a pooled connection; each wait stays under the client's command timeout.
+_BLOCK_SLICE_SECONDS = 1.0
+
+
+class RedisSessionRegistry:
+    def __init__(self, store: RedisStore, keys: Keys, idle_seconds: float) -> None:
+        self._store = store
+        self._keys = keys
+        self._idle_ms = int(idle_seconds * 1000)
+
+    async def create(self, record: SessionRecord) -> None:
+        async with self._store.available():
+            await self._store.client.set(self._keys.session(record.session_id), record.to_json(), px=self._idle_ms)
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        async with self._store.available():
+            raw = await self._store.client.getex(self._keys.session(session_id), px=self._idle_ms)
+        return None if raw is None else SessionRecord.from_json(raw)
+
+    async def delete(self, session_id: str) -> bool:
+        async with self._store.available():
+            return bool(await self._store.client.delete(self._keys.session(session_id)))
+
+
+class RedisEventLog:
+    def __init__(self, store: RedisStore, keys: Keys, *, max_events: int, retention_seconds: float) -> None:
+        self._store = store
+        self._keys = keys
+        self._max_events = max_events
+        self._retention_ms = int(retention_seconds * 1000)
+
+    async def append(self, session_id: str, stream: str, message: Message | None) -> str:
+        key = self._keys.session_stream(session_id, stream)
+        streams = self._keys.session_streams(session_id)
+        wire = "" if message is None else json.dumps(message, separators=(",", ":"))
+        async with self._store.available():
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.xadd(key, {"m": wire}, maxlen=self._max_events, approximate=True)
+            pipe.pexpire(key, self._retention_ms)
+            pipe.sadd(streams, stream)
+            pipe.pexpire(streams, self._retention_ms)
+            entry, *_ = await pipe.execute()
+        return event_id(str(entry), stream)
+
+    async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:
+        key = self._keys.session_stream(session_id, stream)
+        # redis-py types stream replies loosely; with decode_responses they are lists of (entry id, {field: value}).
+        client: Any = self._store.client
+        async with self._store.available():
+            start = "-" if after is None else f"({after}"
+            found: list[tuple[str, dict[str, str]]] = await client.xrange(key, min=start, max="+")
+            waited = 0.0
+            while not found and waited < block_seconds:
+                wait = min(_BLOCK_SLICE_SECONDS, block_seconds - waited)
+                answer = await client.xread({key: after or "0-0"}, block=max(1, int(wait * 1000)))
+                found = answer[0][1] if answer else []
+                waited += wait
+        return [(event_id(entry, stream), _decode(fields)) for entry, fields in found]
+
+    async def last_entry(self, session_id: str, stream: str) -> str | None:
+        async with self._store.available():
+            newest = await self._store.client.xrevrange(self._keys.session_stream(session_id, stream), count=1)
+        return str(newest[0][0]) if newest else None
+
+    async def delete_session(self, session_id: str) -> None:
+        streams = self._keys.session_streams(session_id)
+        async with self._store.available():
+            names = await self._store.client.smembers(streams)
+            await self._store.client.delete(streams, *(self._keys.session_stream(session_id, str(n)) for n in names))
+
+
+class RedisInbox:
+    def __init__(self, store: RedisStore, keys: Keys, replica_id: str) -> None:
+        self._store = store
+        self._keys = keys
+        self._replica_id = replica_id
+
+    async def forward(self, replica_id: str, session_id: str, body: bytes) -> None:
+        payload = json.dumps({"session": session_id, "body": body.decode()})
+        async with self._store.available():
+            receivers = await self._store.client.publish(self._keys.replica_inbox(replica_id), payload)
+        if not receivers:
+            logger.warning("replica %s is gone; its request in session %s gets no answer", replica_id, session_id)
+
+    async def run(
+        self, deliver: Deliver, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        started = False
+        while True:
+            pubsub = self._store.pubsub()
+            try:
+                await pubsub.subscribe(self._keys.replica_inbox(self._replica_id))
+                if not started:
+                    started = True
+                    task_status.started()
+                while True:
+                    message = await pubsub.get_message(timeout=_BLOCK_SLICE_SECONDS)
+                    if message is not None:
+                        await self._deliver(deliver, message)
+            except UNAVAILABLE_ERRORS as error:
+                logger.warning("replica inbox lost Redis (%s); reconnecting", error)
+                if not started:
+                    # Start the app even while Redis is down; answers arrive once it is back.
+                    started = True
+                    task_status.started()
+                await anyio.sleep(1)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                    except UNAVAILABLE_ERRORS:
+                        pass
+
+    async def _deliver(self, deliver: Deliver, message: dict[str, Any]) -> None:
+        try:
+            payload = json.loads(message["data"])
+            await deliver(payload["session"], payload["body"].encode())
+        except Exception:  # one bad message must not stop the inbox
+            logger.exception("could not deliver a forwarded answer")
+
+
+def _decode(fields: dict[str, str]) -> Message | None:
+    wire = fields.get("m", "")
+    return json.loads(wire) if wire else None

