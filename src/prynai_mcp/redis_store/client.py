@@ -30,6 +30,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ class RedisStore:
             # every failing call take seconds). Stale pooled connections are replaced before use, not retried.
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
+            # Off, not redis-py 8's "auto": with it on, the pool skips its check for connections the server closed,
+            # so after a Redis restart each stale pooled connection would fail one command. (The notifications are
+            # a RESP3 feature of some managed Redis offerings; we speak RESP2 and reconnect by ourselves.)
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
 
     def __repr__(self) -> str:

@@ -91,6 +91,18 @@ class Keys:
         TTL = the event retention, renewed on every append."""
         return f"{self.prefix}:session:{session_id}:streams"
 
+    def session_inflight(self, session_id: str) -> str:
+        """HASH: the requests of a session running now, field = stream name (the request id as text), value = JSON
+        `{"replica": id, "id": the request's JSON-RPC id}`. Written when a request starts, removed when it ends; a
+        stale field (its replica died) is what `Last-Event-ID` resumption turns into an "interrupted" error.
+        TTL = the event retention, renewed on every write."""
+        return f"{self.prefix}:session:{session_id}:inflight"
+
+    def replica_alive(self, replica_id: str) -> str:
+        """STRING: present while the replica lives. Written with the lease TTL and renewed at a third of it by the
+        replica's heartbeat; deleted on graceful shutdown, so a killed replica is known dead one lease later."""
+        return f"{self.prefix}:replica:{replica_id}:alive"
+
     def replica_inbox(self, replica_id: str) -> str:
         """Pub/sub CHANNEL of one replica: clients' answers to server->client requests that this replica sent,
         forwarded by the replica that received the answer POST. Fire-and-forget, like every channel."""

@@ -23,7 +23,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, authorization_context
 from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import Server
 from mcp.server.runner import serve_connection
@@ -40,22 +39,19 @@ from starlette.types import Receive, Scope, Send
 
 from prynai_mcp.http.errors import jsonrpc_error_response
 from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, SessionEventStore, parse_event_id
+from prynai_mcp.sessions.identity import SESSION_SCOPE_KEY, principal_of
 from prynai_mcp.sessions.inbox import ReplicaInbox
+from prynai_mcp.sessions.ownership import Ownership
 from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
 from prynai_mcp.sessions.request_ids import GlobalRequestIds, owner_of
 
 logger = logging.getLogger(__name__)
 
-SESSION_SCOPE_KEY = "prynai.session_id"
-"""Where the manager leaves a new session's id in the ASGI scope, for `SessionRecorder` to read at initialize."""
-
 OnSessionEnd = Callable[[str], Awaitable[None]]
 
-
-def principal_of(scope: Scope) -> dict[str, Any] | None:
-    """The authenticated principal of a request, as stored with the session (None without auth)."""
-    user = scope.get("user")
-    return dict(authorization_context(user)) if isinstance(user, AuthenticatedUser) else None
+INTERRUPTED = -32054  # implementation-defined server error: the request was lost with the replica running it
+# How often a resumed request stream asks whether the replica running the request still lives.
+_ORPHAN_CHECK_SECONDS = 1.0
 
 
 class RoamingSessionManager(StreamableHTTPSessionManager):
@@ -66,6 +62,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         registry: SessionRegistry,
         events: EventLog,
         inbox: ReplicaInbox,
+        ownership: Ownership,
         replica_id: str,
         on_session_end: OnSessionEnd,
         local_idle_seconds: float,
@@ -88,6 +85,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self.registry = registry
         self.events = events
         self.inbox = inbox
+        self.ownership = ownership
         self.replica_id = replica_id
         self._on_session_end = on_session_end
         self._keepalive_seconds = keepalive_seconds
@@ -208,8 +206,17 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
 
     async def _stream_events(self, session_id: str, stream: str, after: str | None) -> AsyncIterator[str]:
         yield f"retry: {self.retry_interval}\n\n"
+        is_request = stream != GET_STREAM_KEY
+        quiet = 0.0
         while True:
-            batch = await self.events.read(session_id, stream, after, block_seconds=self._keepalive_seconds)
+            block = min(self._keepalive_seconds, _ORPHAN_CHECK_SECONDS) if is_request else self._keepalive_seconds
+            batch = await self.events.read(session_id, stream, after, block_seconds=block)
+            if not batch and is_request and (lost := await self.ownership.orphaned(session_id, stream)) is not None:
+                await self.events.append(session_id, stream, interrupted_error(lost))
+                continue
+            if not batch and is_request and (quiet := quiet + block) < self._keepalive_seconds:
+                continue
+            quiet = 0.0
             if not batch:
                 # Quiet: keep proxies from timing the stream out, keep the session alive, stop if it ended.
                 if await self.registry.get(session_id) is None:
@@ -318,6 +325,19 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         if local is not None:
             await self._discard_session(session_id, local)
         logger.info("session %s ended by the client", session_id, extra={"event": "session_end"})
+
+
+def interrupted_error(request_id: Any) -> dict[str, Any]:
+    """The answer a client gets for a request that died with its replica."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {
+            "code": INTERRUPTED,
+            "message": "Request interrupted: the server replica running it stopped; it may be retried",
+            "data": {"reason": "replica_lost"},
+        },
+    }
 
 
 def _answers(message: dict[str, Any], stream: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from prynai_mcp.sessions.manager import SESSION_SCOPE_KEY, principal_of
+from prynai_mcp.sessions.identity import SESSION_SCOPE_KEY, principal_of
 from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
 
 

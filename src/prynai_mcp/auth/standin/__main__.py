@@ -17,49 +17,63 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prynai_mcp.auth.standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
 from prynai_mcp.auth.standin.runner import RunningStandIn, serve
 
-
-def _save(authority: StandInAuthority, port: int, path: Path) -> None:
-    keys = [
-        key.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        for key in authority.keys
-    ]
-    state = {
-        "port": port,
-        "tenant_id": authority.tenant_id,
-        "resource": asdict(authority.resource),
-        "clients": [asdict(client) for client in authority.clients.values()],
-        "keys": keys,
-    }
-    path.write_text(json.dumps(state, indent=2))
-    path.chmod(0o600)
+DEFAULT_MCP_URL = "http://127.0.0.1:8000/mcp"
 
 
-def _load(path: Path) -> tuple[StandInAuthority, int]:
-    state: dict[str, Any] = json.loads(path.read_text())
-    keys = []
-    for pem in state["keys"]:
-        private_key = serialization.load_pem_private_key(pem.encode(), password=None)
-        keys.append(SigningKey(private_key))  # type: ignore[arg-type]
-    resource = state["resource"]
-    authority = StandInAuthority(
-        tenant_id=state["tenant_id"],
-        resource=ResourceApp(**{**resource, "app_roles": tuple(resource["app_roles"])}),
-        keys=keys,
-    )
-    for client in state["clients"]:
-        authority.clients[client["client_id"]] = ClientApp(**{**client, "roles": tuple(client["roles"])})
-    return authority, int(state["port"])
+@dataclass
+class Demo:
+    """What a demo stand-in keeps between runs."""
+
+    authority: StandInAuthority
+    port: int = 0
+    mcp_url: str = DEFAULT_MCP_URL
+
+    def save(self, path: Path) -> None:
+        keys = [
+            key.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+            for key in self.authority.keys
+        ]
+        state = {
+            "port": self.port,
+            "mcp_url": self.mcp_url,
+            "tenant_id": self.authority.tenant_id,
+            "resource": asdict(self.authority.resource),
+            "clients": [asdict(client) for client in self.authority.clients.values()],
+            "keys": keys,
+        }
+        path.write_text(json.dumps(state, indent=2))
+        path.chmod(0o600)  # it holds private keys and a client secret
+
+    @classmethod
+    def load(cls, path: Path) -> Demo:
+        state: dict[str, Any] = json.loads(path.read_text())
+        keys = []
+        for pem in state["keys"]:
+            private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+            if not isinstance(private_key, rsa.RSAPrivateKey):
+                raise ValueError(f"{path}: a signing key is not an RSA key")
+            keys.append(SigningKey(private_key))
+        resource = state["resource"]
+        authority = StandInAuthority(
+            tenant_id=state["tenant_id"],
+            resource=ResourceApp(**{**resource, "app_roles": tuple(resource["app_roles"])}),
+            keys=keys,
+        )
+        for client in state["clients"]:
+            authority.clients[client["client_id"]] = ClientApp(**{**client, "roles": tuple(client["roles"])})
+        return cls(authority, int(state["port"]), str(state.get("mcp_url", DEFAULT_MCP_URL)))
 
 
 def _env_file(running: RunningStandIn, mcp_url: str) -> str:
@@ -73,32 +87,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: the saved one, else any free port)")
     parser.add_argument("--roles", default="Mcp.Invoke", help="app roles granted to the demo client (comma separated)")
     parser.add_argument(
-        "--mcp-url", default="http://127.0.0.1:8000/mcp", help="PRYNAI_MCP_URL written to standin.env for clients"
+        "--mcp-url", help=f"PRYNAI_MCP_URL for clients (default: the saved one, else {DEFAULT_MCP_URL})"
     )
     parser.add_argument("--fresh", action="store_true", help="forget the saved tenant, apps and keys")
     args = parser.parse_args(argv)
 
     state_path = args.dir / "standin.json"
     if state_path.is_file() and not args.fresh:
-        authority, saved_port = _load(state_path)
+        demo = Demo.load(state_path)
     else:
-        authority, saved_port = StandInAuthority(), 0
-        authority.add_client(roles=[r.strip() for r in args.roles.split(",") if r.strip()])
-    port = args.port if args.port is not None else saved_port
+        demo = Demo(StandInAuthority())
+        demo.authority.add_client(roles=[r.strip() for r in args.roles.split(",") if r.strip()])
+    demo.port = args.port if args.port is not None else demo.port
+    demo.mcp_url = args.mcp_url or demo.mcp_url
 
     def ready(running: RunningStandIn) -> None:
         args.dir.mkdir(parents=True, exist_ok=True)
-        bound_port = int(running.url.rsplit(":", 1)[1])
-        authority.on_change = lambda: _save(authority, bound_port, state_path)  # rotations survive a restart
-        _save(authority, bound_port, state_path)
+        demo.port = int(running.url.rsplit(":", 1)[1])
+        demo.authority.on_change = lambda: demo.save(state_path)  # rotations survive a restart
+        demo.save(state_path)
         env_path = args.dir / "standin.env"
-        env_path.write_text(_env_file(running, args.mcp_url))
+        env_path.write_text(_env_file(running, demo.mcp_url))
         print(f"Entra stand-in at {running.url} (tenant {running.tenant_id})", flush=True)
         print(f"  env for server and clients: {env_path}  (e.g. `set -a; . {env_path}; set +a`)")
         print(f"  HTTPS for the MCP server:  SSL_CERTFILE={running.tls.cert} SSL_KEYFILE={running.tls.key}")
         print(f"  rotate keys: curl --cacert {running.tls.ca} -X POST '{running.url}/_standin/rotate?retire=1'")
 
-    serve(authority, port=port, directory=args.dir, on_ready=ready)
+    serve(demo.authority, port=demo.port, directory=args.dir, on_ready=ready)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""Which replica runs each request of a session, and whether that replica still lives.
+
+A replica holds a lease (renewed by `heartbeat`, dropped by `retire` on graceful shutdown) and claims every request
+it starts; `RequestOwnership` (SDK server middleware) claims and releases around each request of a session. When a
+client resumes a request's stream on another replica (`Last-Event-ID`), that replica asks `orphaned`: a claim whose
+replica holds no lease means the request died with it, and the client is told so instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+
+from prynai_mcp.redis_store.client import RedisStore
+from prynai_mcp.redis_store.keys import Keys
+from prynai_mcp.sessions.identity import session_id_of
+
+logger = logging.getLogger(__name__)
+
+
+class Ownership(Protocol):
+    async def heartbeat(self) -> None:
+        """Renew this replica's lease."""
+
+    async def retire(self) -> None:
+        """Give up the lease now (graceful shutdown): other replicas treat this one's requests as ended."""
+
+    async def claim(self, session_id: str, stream: str, request_id: Any) -> None:
+        """Record that this replica runs `request_id` (whose stream is `stream`) of the session."""
+
+    async def release(self, session_id: str, stream: str) -> None:
+        """The request ended (answered, failed or cancelled)."""
+
+    async def orphaned(self, session_id: str, stream: str) -> Any | None:
+        """The JSON-RPC id of the request on `stream` when its replica is dead (and forget the claim); else None."""
+
+
+class LocalOwnership:
+    """One process: every request runs here, and this process is alive while it can be asked."""
+
+    async def heartbeat(self) -> None:
+        return None
+
+    async def retire(self) -> None:
+        return None
+
+    async def claim(self, session_id: str, stream: str, request_id: Any) -> None:
+        return None
+
+    async def release(self, session_id: str, stream: str) -> None:
+        return None
+
+    async def orphaned(self, session_id: str, stream: str) -> Any | None:
+        return None
+
+
+class RedisOwnership:
+    def __init__(
+        self, store: RedisStore, keys: Keys, replica_id: str, *, lease_seconds: float, retention_seconds: float
+    ):
+        self._store = store
+        self._keys = keys
+        self._replica_id = replica_id
+        self._lease_ms = int(lease_seconds * 1000)
+        self._retention_ms = int(retention_seconds * 1000)
+
+    async def heartbeat(self) -> None:
+        async with self._store.available():
+            await self._store.client.set(self._keys.replica_alive(self._replica_id), "1", px=self._lease_ms)
+
+    async def retire(self) -> None:
+        async with self._store.available():
+            await self._store.client.delete(self._keys.replica_alive(self._replica_id))
+
+    async def claim(self, session_id: str, stream: str, request_id: Any) -> None:
+        key = self._keys.session_inflight(session_id)
+        claim = json.dumps({"replica": self._replica_id, "id": request_id})
+        async with self._store.available():
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.hset(key, stream, claim)
+            pipe.pexpire(key, self._retention_ms)
+            await pipe.execute()
+
+    async def release(self, session_id: str, stream: str) -> None:
+        async with self._store.available():
+            await self._store.client.hdel(self._keys.session_inflight(session_id), stream)
+
+    async def orphaned(self, session_id: str, stream: str) -> Any | None:
+        key = self._keys.session_inflight(session_id)
+        async with self._store.available():
+            raw = await self._store.client.hget(key, stream)
+            if raw is None:
+                return None
+            claim = json.loads(raw)
+            if await self._store.client.exists(self._keys.replica_alive(claim["replica"])):
+                return None
+            # HDEL answers 1 to exactly one caller, so two replicas resuming the same stream report it once.
+            if not await self._store.client.hdel(key, stream):
+                return None
+        logger.warning("request %s of session %s was lost with replica %s", claim["id"], session_id, claim["replica"])
+        return claim["id"]
+
+
+async def keep_lease(
+    ownership: Ownership, lease_seconds: float, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Renew the lease at a third of its length until cancelled; a missed renewal (store down) is retried."""
+    task_status.started()
+    while True:
+        try:
+            await ownership.heartbeat()
+        except Exception as error:  # the store is down: keep trying, the lease is only as good as the store
+            logger.warning("could not renew the replica lease: %s", error)
+        await anyio.sleep(lease_seconds / 3)
+
+
+class RequestOwnership:
+    """SDK server middleware: claim each request of a session-based session while it runs on this replica."""
+
+    def __init__(self, ownership: Ownership) -> None:
+        self._ownership = ownership
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        session_id = session_id_of(ctx) if ctx.request_id is not None else None
+        if session_id is None or ctx.method == "initialize":
+            return await call_next(ctx)
+        stream = str(ctx.request_id)
+        await self._ownership.claim(session_id, stream, ctx.request_id)
+        try:
+            return await call_next(ctx)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._ownership.release(session_id, stream)
+                except Exception:  # the answer is already decided; a stale claim only matters if we die
+                    logger.warning("could not release request %s of session %s", stream, session_id)

@@ -1,0 +1,41 @@
+"""Hand-built JWTs that no honest library would produce: what an attacker sends."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def payload_of(token: str) -> dict[str, Any]:
+    body = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return decoded
+
+
+def unsigned(claims: dict[str, Any], kid: str) -> str:
+    """`alg: none`: no signature at all."""
+    return f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}."
+
+
+def hs256_with_public_key(claims: dict[str, Any], public_pem: bytes, kid: str) -> str:
+    """The algorithm-confusion attack: HMAC-sign with the (public) RSA key as the shared secret."""
+    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}"
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def tampered(token: str, **changes: Any) -> str:
+    """Same header and signature, edited payload."""
+    header, _, signature = token.split(".")
+    return f"{header}.{_segment({**payload_of(token), **changes})}.{signature}"

@@ -1,0 +1,259 @@
+"""/mcp behind Entra ID, over HTTPS, as clients see it: 401/403 with reasons, the RFC 9728 document, open health,
+tools on both wires with a good token, per-tool roles, sessions bound to their principal, key rotation live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from prynai_mcp.auth.standin import RunningStandIn, StandInAuthority, running_standin
+from prynai_mcp.auth.tool_roles import FORBIDDEN
+from tests.auth.forge import hs256_with_public_key, tampered, unsigned
+from tests.auth.protected import (
+    LEGACY_VERSION,
+    STREAM_ACCEPT,
+    http,
+    initialize_body,
+    mcp_client,
+    protected_server,
+    www_authenticate,
+)
+from tests.support.server import RunningServer
+
+
+@pytest.fixture(scope="module")
+def authority() -> Iterator[RunningStandIn]:
+    """This module's own stand-in: it rotates keys."""
+    with running_standin() as running:
+        running.authority.add_client(roles=["Mcp.Invoke"])
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(authority: RunningStandIn) -> Iterator[RunningServer]:
+    with protected_server(authority) as running:
+        yield running
+
+
+def metadata_url(server: RunningServer) -> str:
+    return f"{server.url}/.well-known/oauth-protected-resource/mcp"
+
+
+async def post_initialize(standin: RunningStandIn, server: RunningServer, token: str | None) -> Any:
+    async with http(standin, token) as client:
+        return await client.post(server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
+
+
+async def test_no_token_gets_401_pointing_at_the_metadata(authority: RunningStandIn, server: RunningServer) -> None:
+    response = await post_initialize(authority, server, None)
+    assert response.status_code == 401
+    challenge = www_authenticate(response.headers)
+    assert challenge.startswith("Bearer ")
+    assert f'resource_metadata="{metadata_url(server)}"' in challenge
+    assert response.json()["error"] == "invalid_token"
+
+
+async def test_protected_resource_metadata(authority: RunningStandIn, server: RunningServer) -> None:
+    async with http(authority) as client:
+        response = await client.get(metadata_url(server))
+    assert response.status_code == 200
+    document = response.json()
+    assert document["resource"] == server.mcp_url
+    assert document["authorization_servers"] == [f"{authority.url}/{authority.tenant_id}/v2.0"]
+    assert document["scopes_supported"] == [f"{authority.authority.resource.app_id_uri}/Mcp.Invoke"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez"])
+@pytest.mark.parametrize("token", [None, "garbage"])
+async def test_health_is_open(authority: RunningStandIn, server: RunningServer, path: str, token: str | None) -> None:
+    async with http(authority, token) as client:
+        response = await client.get(server.url + path)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+async def test_valid_token_lists_and_calls_tools(authority: RunningStandIn, server: RunningServer, wire: str) -> None:
+    token = authority.authority.mint()
+    async with mcp_client(server, authority, token, wire) as mcp:
+        tools = [tool.name for tool in (await mcp.list_tools()).tools]
+        assert {"add", "bump_counter"} <= set(tools)
+        result = await mcp.call_tool("add", {"a": 7, "b": 8})
+        assert result.content[0].text == "15"  # type: ignore[union-attr]
+
+
+def _expired(a: StandInAuthority) -> str:
+    return a.mint(claims={"exp": int(time.time()) - 300})
+
+
+def _not_yet_valid(a: StandInAuthority) -> str:
+    return a.mint(claims={"nbf": int(time.time()) + 600})
+
+
+def _wrong_audience(a: StandInAuthority) -> str:
+    return a.mint(claims={"aud": "api://another-api"})
+
+
+def _wrong_issuer(a: StandInAuthority) -> str:
+    return a.mint(claims={"iss": "https://issuer.invalid/v2.0"})
+
+
+def _other_tenant(a: StandInAuthority) -> str:
+    return a.mint(a.add_client(tenant_id="0f0f0f0f-0000-4000-8000-000000000002", roles=["Mcp.Invoke"]))
+
+
+def _alg_none(a: StandInAuthority) -> str:
+    return unsigned(a.claims(), a.active_kid)
+
+
+def _hs256(a: StandInAuthority) -> str:
+    return hs256_with_public_key(a.claims(), a.key().public_pem, a.active_kid)
+
+
+def _tampered(a: StandInAuthority) -> str:
+    return tampered(a.mint(), roles=["Mcp.Invoke", "Mcp.Write"])
+
+
+def _garbage(a: StandInAuthority) -> str:
+    return "definitely-not-a-jwt"
+
+
+def _oversized(a: StandInAuthority) -> str:
+    return a.mint(claims={"padding": "x" * 24_000})
+
+
+REFUSALS: list[tuple[Callable[[StandInAuthority], str], str]] = [
+    (_expired, "expired"),
+    (_not_yet_valid, "not valid yet"),
+    (_wrong_audience, "issued for another resource"),
+    (_wrong_issuer, "not issued by"),
+    (_other_tenant, "another tenant"),
+    (_alg_none, "algorithm is not accepted"),
+    (_hs256, "algorithm is not accepted"),
+    (_tampered, "signature does not verify"),
+    (_garbage, "not a well-formed JWT"),
+    (_oversized, "longer than"),
+]
+
+
+@pytest.mark.parametrize(("forge", "words"), REFUSALS, ids=[forge.__name__.strip("_") for forge, _ in REFUSALS])
+async def test_bad_tokens_get_401_with_the_reason(
+    authority: RunningStandIn, server: RunningServer, forge: Callable[[StandInAuthority], str], words: str
+) -> None:
+    token = forge(authority.authority)
+    response = await post_initialize(authority, server, token)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "invalid_token"
+    assert words in body["error_description"]
+    challenge = www_authenticate(response.headers)
+    assert 'error="invalid_token"' in challenge
+    assert words in challenge
+    assert f'resource_metadata="{metadata_url(server)}"' in challenge
+    assert token not in response.text
+
+
+async def test_missing_app_role_gets_403_naming_it(authority: RunningStandIn, server: RunningServer) -> None:
+    token = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Read"]))
+    response = await post_initialize(authority, server, token)
+    assert response.status_code == 403
+    assert response.json() == {"error": "insufficient_scope", "error_description": "Missing app role: Mcp.Invoke"}
+    assert 'error="insufficient_scope"' in www_authenticate(response.headers)
+
+
+async def test_missing_delegated_scope_gets_403_naming_it(authority: RunningStandIn, server: RunningServer) -> None:
+    token = authority.authority.mint(scp="User.Read")
+    response = await post_initialize(authority, server, token)
+    assert response.status_code == 403
+    assert response.json()["error_description"] == "Missing scope: Mcp.Invoke"
+    full = f"{authority.authority.resource.app_id_uri}/Mcp.Invoke"
+    assert f'scope="{full}"' in www_authenticate(response.headers)
+
+
+async def test_delegated_token_with_the_scope_works(authority: RunningStandIn, server: RunningServer) -> None:
+    token = authority.authority.mint(scp="Mcp.Invoke")
+    async with mcp_client(server, authority, token, "modern") as mcp:
+        assert (await mcp.call_tool("add", {"a": 1, "b": 2})).content[0].text == "3"  # type: ignore[union-attr]
+
+
+async def test_tool_roles(authority: RunningStandIn, server: RunningServer, wire: str) -> None:
+    reader = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
+    async with mcp_client(server, authority, reader, wire) as mcp:
+        with pytest.raises(MCPError) as refused:
+            await mcp.call_tool("bump_counter", {})
+        assert refused.value.code == FORBIDDEN
+        assert "bump_counter" in refused.value.message and "Mcp.Write" in refused.value.message
+        assert (await mcp.call_tool("add", {"a": 2, "b": 2})).content[0].text == "4"  # type: ignore[union-attr]
+    writer = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke", "Mcp.Write"]))
+    async with mcp_client(server, authority, writer, wire) as mcp:
+        result = await mcp.call_tool("bump_counter", {})
+        assert not result.is_error
+
+
+async def test_legacy_session_with_another_principals_token_is_404(
+    authority: RunningStandIn, server: RunningServer
+) -> None:
+    owner = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
+    intruder = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
+    async with http(authority) as client:
+        opened = await client.post(
+            server.mcp_url, json=initialize_body(), headers={**STREAM_ACCEPT, "Authorization": f"Bearer {owner}"}
+        )
+        assert opened.status_code == 200
+        session = opened.headers["mcp-session-id"]
+        headers = {**STREAM_ACCEPT, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        done = await client.post(
+            server.mcp_url, json=initialized, headers={**headers, "Authorization": f"Bearer {owner}"}
+        )
+        assert done.status_code == 202
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        stolen = await client.post(
+            server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {intruder}"}
+        )
+        assert stolen.status_code == 404
+        mine = await client.post(server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {owner}"})
+        assert mine.status_code == 200 and "add" in mine.text
+
+
+async def test_unknown_kid_is_refused_after_exactly_one_refetch(
+    authority: RunningStandIn, server: RunningServer
+) -> None:
+    await asyncio.sleep(1.1)  # past the server's refetch interval (PRYNAI_JWKS_REFETCH_SECONDS=1)
+    before = authority.authority.count("jwks")
+    bogus = authority.authority.mint(header={"kid": "kid-nobody-published"})
+    response = await post_initialize(authority, server, bogus)
+    assert response.status_code == 401
+    assert "key the authority does not publish" in response.json()["error_description"]
+    assert authority.authority.count("jwks") == before + 1
+    again = await post_initialize(authority, server, authority.authority.mint(header={"kid": "another-bogus-kid"}))
+    assert again.status_code == 401
+    assert authority.authority.count("jwks") == before + 1  # rate limited: no second fetch
+
+
+async def test_key_rotation_without_restart(authority: RunningStandIn, server: RunningServer) -> None:
+    old = authority.authority.mint()
+    assert (await post_initialize(authority, server, old)).status_code == 200
+    authority.authority.rotate(retire_previous=True)
+    await asyncio.sleep(1.1)
+    new = authority.authority.mint()
+    assert (await post_initialize(authority, server, new)).status_code == 200  # new key fetched on first sight
+    refused = await post_initialize(authority, server, old)  # the old key was withdrawn with that fetch
+    assert refused.status_code == 401
+    assert "key the authority does not publish" in refused.json()["error_description"]
+
+
+async def test_unreachable_authority_is_503_not_401(authority: RunningStandIn) -> None:
+    # Port 9 on loopback: nothing listens. The server still starts and answers health; /mcp says "try later".
+    with protected_server(authority, ENTRA_AUTHORITY="https://127.0.0.1:9") as server:
+        async with http(authority, authority.authority.mint()) as client:
+            response = await client.post(server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
+            assert response.status_code == 503
+            assert response.headers["retry-after"].isdigit()
+            assert json.loads(response.text)["error"] == "temporarily_unavailable"
+            assert (await client.get(f"{server.url}/healthz")).status_code == 200

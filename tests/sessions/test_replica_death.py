@@ -1,0 +1,88 @@
+"""A replica dies in the middle of a request: the client gets a clear answer in bounded time, and the session lives on.
+
+DESIGN.md contract 5. The replica running `long_task` is killed with SIGKILL (no chance to say goodbye); the load
+balancer (the round-robin proxy) then sends traffic to the survivor only, as a health-checking balancer would.
+The SDK client resumes the broken stream with Last-Event-ID on the survivor, which sees that the request's replica
+no longer holds its lease and answers the request with an "interrupted" JSON-RPC error.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+
+import anyio
+import httpx2
+import pytest
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from prynai_mcp.sessions.manager import INTERRUPTED
+from tests.support.redis import RedisServer, running_redis
+from tests.support.replicas import Replicas, RunningProxy, round_robin_proxy, running_replicas
+
+LEASE_SECONDS = 1.5
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def replicas(redis: RedisServer) -> Iterator[Replicas]:
+    with running_replicas(2, redis.url(), env={"PRYNAI_REPLICA_LEASE_SECONDS": str(LEASE_SECONDS)}) as started:
+        yield started
+
+
+@pytest.fixture
+def proxy(replicas: Replicas) -> Iterator[RunningProxy]:
+    with round_robin_proxy(replicas.urls) as running:
+        yield running
+
+
+async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas, proxy: RunningProxy) -> None:
+    http = httpx2.AsyncClient(trust_env=False, timeout=30)
+    async with Client(streamable_http_client(proxy.mcp_url, http_client=http), mode="legacy") as mcp:
+        outcome: list[BaseException | str] = []
+        progressed = anyio.Event()
+        answered = anyio.Event()
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            progressed.set()
+
+        async def long_call() -> None:
+            try:
+                result = await mcp.call_tool(
+                    "long_task", {"steps": 60, "delay_seconds": 0.25}, progress_callback=on_progress
+                )
+                outcome.append(result.content[0].text)  # type: ignore[union-attr]
+            except MCPError as error:
+                outcome.append(error)
+            answered.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(long_call)
+            with anyio.fail_after(10):
+                await progressed.wait()
+            victim = proxy.replicas_for("tools/call")[-1]
+            replicas[victim].stop(signal.SIGKILL)
+            killed_at = anyio.current_time()
+            proxy.proxy.upstreams = [replicas[1 - victim].url]  # the balancer drops the dead replica
+            with anyio.fail_after(LEASE_SECONDS + 10):
+                await answered.wait()
+            waited = anyio.current_time() - killed_at
+
+        (error,) = outcome
+        assert isinstance(error, MCPError), error
+        assert error.error.code == INTERRUPTED
+        assert "interrupted" in error.error.message
+        # Bounded: the lease, the client's reconnect delay (1 s) and a check period, not the 15 s the task needed.
+        assert waited < LEASE_SECONDS + 6
+
+        # The session itself was not lost with the replica.
+        after = await mcp.call_tool("add", {"a": 20, "b": 22})
+        assert after.content[0].text == "42"  # type: ignore[union-attr]
+
