@@ -85,4 +85,3 @@ async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas
         # The session itself was not lost with the replica.
         after = await mcp.call_tool("add", {"a": 20, "b": 22})
         assert after.content[0].text == "42"  # type: ignore[union-attr]
-
