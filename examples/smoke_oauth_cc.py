@@ -19,14 +19,14 @@ import os
 import sys
 
 import httpx2
-import msal  # type: ignore[import-untyped]  # MSAL ships no type information
 from _wire import MODES, run
 from dotenv import find_dotenv, load_dotenv
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+from prynai_mcp.auth.client_credentials import TokenUnavailable, acquire_token
+
 REQUIRED = ("ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET", "SERVER_APP_ID_URI", "PRYNAI_MCP_URL")
 
 
@@ -43,23 +43,12 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def acquire_token() -> str:
-    authority = os.environ.get("ENTRA_AUTHORITY", DEFAULT_AUTHORITY).rstrip("/")
-    app = msal.ConfidentialClientApplication(
-        os.environ["ENTRA_CLIENT_ID"],
-        client_credential=os.environ["ENTRA_CLIENT_SECRET"],
-        authority=f"{authority}/{os.environ['ENTRA_TENANT_ID']}",
-        # Known Microsoft hosts skip instance discovery anyway; any other host (a sovereign cloud alias, the
-        # local stand-in) is taken as given instead of being looked up at login.microsoftonline.com.
-        instance_discovery=False,
-    )
-    scope = os.environ["SERVER_APP_ID_URI"].rstrip("/") + "/.default"
-    result = app.acquire_token_for_client(scopes=[scope])
-    if "access_token" not in result:
-        reason = f"{result.get('error')}: {result.get('error_description')}"
-        print(f"error: no token from {authority}: {reason}", file=sys.stderr)
-        raise SystemExit(1)
-    return str(result["access_token"])
+def acquire() -> str:
+    try:
+        return acquire_token()
+    except TokenUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _contains(error: BaseException, kind: type[BaseException]) -> bool:
@@ -105,4 +94,4 @@ def main(args: argparse.Namespace, token: str) -> None:
 
 if __name__ == "__main__":
     arguments = parse_args()
-    main(arguments, acquire_token())
+    main(arguments, acquire())

@@ -1,4 +1,4 @@
-"""Command line: `prynai-mcp serve` runs the server under uvicorn.
+"""Command line: `prynai-mcp serve` runs the server under uvicorn; `prynai-mcp token` gets a token to call it with.
 
 Every option has an environment twin (see `prynai_mcp.config.Settings`); a flag given here wins.
 """
@@ -6,6 +6,8 @@ Every option has an environment twin (see `prynai_mcp.config.Settings`); a flag 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Sequence
 
 import uvicorn
@@ -42,6 +44,25 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    from dotenv import find_dotenv, load_dotenv
+
+    from prynai_mcp.auth.client_credentials import TokenUnavailable, acquire_token, describe, missing_settings
+
+    load_dotenv(args.env_file or find_dotenv(usecwd=True), override=False)
+    missing = missing_settings()
+    if missing:
+        print(f"error: set {', '.join(missing)} (environment or .env)", file=sys.stderr)
+        return 2
+    try:
+        token = acquire_token()
+    except TokenUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(describe(token), indent=2) if args.decode else token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prynai-mcp", description="PrynAI MCP server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the official conformance suite's fixture (PRYNAI_CONFORMANCE=1)",
     )
     serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser(
+        "token", help="print a client-credentials access token for this server (MSAL; ENTRA_* settings)"
+    )
+    token.add_argument("--decode", action="store_true", help="print the token's header and claims (not verified)")
+    token.add_argument("--env-file", help="dotenv file to load (default: .env found from the current directory up)")
+    token.set_defaults(handler=_token)
     return parser
 
 

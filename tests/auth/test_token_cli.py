@@ -1,0 +1,63 @@
+"""`prynai-mcp token` prints a client-credentials token from the authority; `--decode` shows its claims."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from prynai_mcp.auth.standin import RunningStandIn, running_standin
+
+
+@pytest.fixture(scope="module")
+def authority() -> Iterator[RunningStandIn]:
+    with running_standin() as running:
+        yield running
+
+
+def token_command(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ENTRA_", "SERVER_APP"))}
+    return subprocess.run(
+        [sys.executable, "-m", "prynai_mcp.cli", "token", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_token_and_decode(authority: RunningStandIn, tmp_path: Path) -> None:
+    client = authority.authority.add_client(roles=["Mcp.Invoke"])
+    env = authority.client_env(client)
+    plain = token_command(env, tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.count(".") == 2  # a JWT: header.payload.signature
+
+    decoded = token_command(env, tmp_path, "--decode")
+    assert decoded.returncode == 0, decoded.stderr
+    described = json.loads(decoded.stdout)
+    claims = described["claims"]
+    assert described["header"]["alg"] == "RS256"
+    assert claims["aud"] == authority.authority.resource.app_id
+    assert claims["roles"] == ["Mcp.Invoke"]
+    assert claims["azp"] == client.client_id
+
+
+def test_missing_settings_are_named(tmp_path: Path) -> None:
+    done = token_command({}, tmp_path)
+    assert done.returncode == 2
+    assert "ENTRA_TENANT_ID" in done.stderr and "SERVER_APP_ID_URI" in done.stderr
+
+
+def test_a_bad_secret_shows_the_authority_reason(authority: RunningStandIn, tmp_path: Path) -> None:
+    client = authority.authority.add_client(roles=["Mcp.Invoke"])
+    env = {**authority.client_env(client), "ENTRA_CLIENT_SECRET": "wrong"}
+    done = token_command(env, tmp_path)
+    assert done.returncode == 1
+    assert "invalid_client" in done.stderr
