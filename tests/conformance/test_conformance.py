@@ -7,17 +7,32 @@ expected-failures file, so every scored scenario must pass.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from tests.support.redis import running_redis
 from tests.support.server import running_server
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "conformance.sh"
 REQUIREMENT_SETS = ("2025-11-25", "2026-07-28")
 
 
-def test_every_scored_scenario_passes_on_both_wires() -> None:
-    with running_server(args=["--conformance"]) as server:
+@contextlib.contextmanager
+def backend_env(backend: str) -> Iterator[dict[str, str]]:
+    if backend == "memory":
+        yield {}
+        return
+    with running_redis() as redis:
+        yield {"REDIS_URL": redis.url()}
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_every_scored_scenario_passes_on_both_wires(backend: str) -> None:
+    with backend_env(backend) as env, running_server(env, args=["--conformance"]) as server:
         run = subprocess.run(
             ["bash", str(SCRIPT), server.mcp_url],
             capture_output=True,
