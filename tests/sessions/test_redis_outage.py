@@ -1,0 +1,151 @@
+"""Redis unreachable (DESIGN.md section 4, contract 8): reported, failing fast, and recovered without a restart.
+
+Each test runs its own Redis, since it stops it. "Fast" bounds below are generous on purpose: a stopped Redis
+refuses connections at once and the client's timeouts are about a second; a bound of a few seconds only separates
+"fails fast" from "hangs" or "waits out a retry loop".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import anyio
+import httpx2
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from prynai_mcp.redis_store import STORE_UNAVAILABLE
+from prynai_mcp.sampling import mock_sampler
+from tests.support.clients import client
+from tests.support.redis import RedisServer, running_redis
+from tests.support.replicas import Replicas, round_robin_proxy, running_replicas
+
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+
+COUNTER = "prynai://counter"
+FAIL_FAST_SECONDS = 5.0
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+async def health(url: str) -> tuple[dict[str, object], float]:
+    async with httpx2.AsyncClient(trust_env=False, timeout=30) as http:
+        started = time.monotonic()
+        response = await http.get(f"{url}/healthz")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    return response.json(), elapsed
+
+
+async def live(url: str) -> int:
+    async with httpx2.AsyncClient(trust_env=False, timeout=30) as http:
+        return (await http.get(f"{url}/livez")).status_code
+
+
+async def bump(url: str, wire: str) -> int:
+    async with client(url, wire) as mcp:
+        result = await mcp.call_tool("bump_counter", {})
+    assert not result.is_error, result
+    return int(result.structured_content["result"])  # type: ignore[index]
+
+
+async def wait_until_healthy(url: str, seconds: float = 15) -> None:
+    # Polling is the point: /healthz is what a load balancer's probe polls.
+    with anyio.fail_after(seconds):
+        while True:
+            if (await health(url))[0]["redis"] is True:
+                return
+            await anyio.sleep(0.1)
+
+
+async def test_health_reports_redis_and_liveness_does_not_depend_on_it(own_redis: RedisServer) -> None:
+    with running_replicas(1, own_redis.url()) as replicas:
+        url = replicas[0].url
+        assert (await health(url))[0] == {"status": "ok", "redis": True}
+
+        own_redis.stop()
+        report, elapsed = await health(url)
+        assert report["redis"] is False
+        # The probe's own budget is one second; two means it never waits on a dead Redis beyond that.
+        assert elapsed < 2.0, f"/healthz took {elapsed:.2f}s with Redis down"
+        assert await live(url) == 200
+
+        own_redis.start()
+        await wait_until_healthy(url)
+
+
+async def test_modern_tool_call_fails_fast_with_a_json_rpc_error_then_recovers(own_redis: RedisServer) -> None:
+    with running_replicas(1, own_redis.url()) as replicas:
+        url = replicas[0].mcp_url
+        await bump(url, "modern")
+
+        own_redis.stop()
+        async with client(url, "modern") as mcp:
+            started = time.monotonic()
+            with anyio.fail_after(FAIL_FAST_SECONDS), pytest.raises(MCPError) as failed:
+                await mcp.call_tool("bump_counter", {})
+            elapsed = time.monotonic() - started
+        assert failed.value.error.code == STORE_UNAVAILABLE
+        assert "unavailable" in failed.value.error.message
+        assert elapsed < FAIL_FAST_SECONDS
+
+        # Redis is back (same port, no persistence: the counter restarts), the replica was never restarted.
+        own_redis.start()
+        await wait_until_healthy(replicas[0].url)
+        assert await bump(url, "modern") == 1
+
+
+async def test_legacy_tool_call_fails_fast_with_a_clear_error_then_recovers(own_redis: RedisServer) -> None:
+    with running_replicas(1, own_redis.url()) as replicas:
+        url = replicas[0].mcp_url
+        async with client(url, "legacy") as mcp:
+            await mcp.call_tool("bump_counter", {})
+            own_redis.stop()
+            started = time.monotonic()
+            with anyio.fail_after(FAIL_FAST_SECONDS), pytest.raises(MCPError) as failed:
+                await mcp.call_tool("bump_counter", {})
+            elapsed = time.monotonic() - started
+        assert failed.value.error.code == STORE_UNAVAILABLE, failed.value.error
+        assert elapsed < FAIL_FAST_SECONDS
+
+        own_redis.start()
+        await wait_until_healthy(replicas[0].url)
+        assert await bump(url, "legacy") == 1
+
+
+async def test_replicas_start_while_redis_is_down_and_serve_once_it_is_up() -> None:
+    redis = RedisServer()  # chosen port, not started
+    try:
+        with running_replicas(2, redis.url()) as replicas:
+            assert await live(replicas[0].url) == 200
+            assert (await health(replicas[0].url))[0]["redis"] is False
+
+            redis.start()
+            for replica in replicas:
+                await wait_until_healthy(replica.url)
+            assert await bump(replicas[0].mcp_url, "modern") == 1
+            assert await bump(replicas[1].mcp_url, "legacy") == 2
+            # The shared request-state key, which could not be loaded at start-up, is agreed on now.
+            await sampling_roams(replicas)
+    finally:
+        redis.close()
+
+
+async def sampling_roams(replicas: Replicas) -> None:
+    with round_robin_proxy(replicas.urls) as proxy:
+        with anyio.fail_after(15):
+            while True:  # the key loader retries every second; give it its turn
+                async with client(proxy.mcp_url, "modern", sampling_callback=mock_sampler) as mcp:
+                    try:
+                        result = await mcp.call_tool("summarize_via_client_llm", {"text": "late Redis"})
+                        break
+                    except MCPError:
+                        await anyio.sleep(0.5)
+        assert result.content[0].text == "MOCK:late Redis"  # type: ignore[union-attr]
+        calls = proxy.replicas_for("tools/call")
+        assert calls[-1] != calls[-2], proxy.hops
