@@ -71,7 +71,12 @@ class LegacySessions:
     async def deliver(self, uri: str) -> None:
         """Append `notifications/resources/updated` to the GET stream of every session subscribed to `uri`."""
         notification = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
-        for session_id in await self._backend.subscribers(uri):
+        try:
+            subscribers = await self._backend.subscribers(uri)
+        except Exception:  # the change itself happened: a store outage must not report it as failed
+            logger.warning("could not list the subscribers of %s; they miss this update", uri, exc_info=True)
+            return
+        for session_id in subscribers:
             try:
                 await self._events.append(session_id, GET_STREAM_KEY, notification)
             except Exception:  # one session's failure must not stop delivery to the others

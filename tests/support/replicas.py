@@ -153,10 +153,13 @@ class Hop:
 
 @dataclass
 class RoundRobinProxy:
-    """ASGI reverse proxy: request k goes to `upstreams[k % len(upstreams)]`."""
+    """ASGI reverse proxy: request k goes to the (k mod n)-th of the n upstreams not marked down."""
 
     upstreams: Sequence[str]
     hops: list[Hop] = field(default_factory=list)
+    # Upstreams taken out of rotation (as a health-checking balancer would after a replica dies). Indices, and so
+    # `Hop.replica` and `X-Prynai-Replica`, keep naming the same upstream.
+    down: set[int] = field(default_factory=set)
     _turn: Iterator[int] = field(default_factory=itertools.count)
     _client: httpx2.AsyncClient | None = None
 
@@ -190,7 +193,11 @@ class RoundRobinProxy:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        index = next(self._turn) % len(self.upstreams)
+        live = [index for index in range(len(self.upstreams)) if index not in self.down]
+        if not live:
+            await _send_whole(send, 503, b"no upstream in rotation")
+            return
+        index = live[next(self._turn) % len(live)]
         headers = [(name, value) for name, value in scope["headers"] if name.lower() not in _HOP_BY_HOP]
         target = self.upstreams[index] + scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
@@ -275,6 +282,13 @@ class RunningProxy:
 
     def replicas_for(self, mcp_method: str) -> list[int]:
         return self.proxy.replicas_for(mcp_method)
+
+    def drop(self, index: int) -> None:
+        """Stop sending requests to upstream `index` (requests already under way continue)."""
+        self.proxy.down.add(index)
+
+    def restore(self, index: int) -> None:
+        self.proxy.down.discard(index)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from mcp.server.subscriptions import (
     ServerEvent,
     ToolsListChanged,
 )
+from redis.asyncio.client import PubSub
 
 from prynai_mcp.redis_store.client import RedisStore
 from prynai_mcp.redis_store.keys import Keys
@@ -157,7 +158,7 @@ class RedisSubscriptionBus:
             await anyio.sleep(delay)
             delay = min(delay * 2, _RECONNECT_MAX_SECONDS)
 
-    async def _receive(self, pubsub: Any) -> None:
+    async def _receive(self, pubsub: PubSub) -> None:
         last_traffic = time.monotonic()
         while True:
             async with self.store.available():
