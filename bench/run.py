@@ -1,0 +1,497 @@
+"""Throughput, latency, resume latency and idle-session memory of PrynAI MCP against the stock SDK and a ceiling.
+
+    uv run python bench/run.py [--seconds N] [--concurrency N] [--warmup N] [--resume-trials N] [--idle-sessions N]
+
+One run measures, one server set-up at a time (nothing else of ours runs meanwhile), with the same load generator
+(`bench/loadgen.py`: raw asyncio HTTP/1.1 keep-alive, one legacy session per connection for the MCP servers):
+1. stock   : the SDK's MCPServer with the same `add` tool, one process, in-memory, legacy stateful SSE;
+2. memory  : `prynai-mcp serve`, in-memory backend, legacy wire;
+3. redis   : `prynai-mcp serve` x 2 with one Redis, the generator alternating replicas on every request;
+4. ceiling : a bare Starlette JSON endpoint that parses the JSON-RPC body, adds and answers a JSON-RPC result.
+Then: `Last-Event-ID` resume latency (stream broken on one replica, resumed on the other) and the RSS a replica
+spends per idle session (/proc/PID/status VmRSS before and after opening idle sessions).
+Everything listens on 127.0.0.1 only and every loop ends by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # tests.support: the same Redis the tests use
+
+from loadgen import Connection, LoadResult, mcp_headers, open_session, run_load  # noqa: E402
+
+from tests.support.redis import RedisServer, redis_server_binary  # noqa: E402
+from tests.support.server import free_port  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STRIPPED_ENV_PREFIXES = ("PRYNAI_", "ENTRA_", "REDIS_", "AUTH_", "SSL_")
+
+
+@dataclass
+class Proc:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of each pid, from /proc/PID/stat."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def machine_busy() -> float:
+    """CPU seconds all cores spent not idle since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+async def wait_quiet(limit: float, threshold: float = 0.3) -> float:
+    """Sample the machine's busy cores over 1 s until under `threshold` (others' work) or `limit` s have passed."""
+    deadline = time.monotonic() + limit
+    while True:
+        start = machine_busy()
+        await asyncio.sleep(1.0)
+        busy = machine_busy() - start
+        if busy < threshold or time.monotonic() >= deadline:
+            return busy
+        await asyncio.sleep(2.0)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
+    env.pop("CORS_ALLOW_ORIGINS", None)
+    env.update(extra or {})
+    return env
+
+
+def wait_listening(proc: Proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.process.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}:\n{proc.log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", proc.port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} did not listen in {timeout}s:\n{proc.log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serving(specs: Sequence[tuple[str, list[str], Mapping[str, str] | None]], logdir: Path) -> Iterator[list[Proc]]:
+    """Start each (name, argv without --port, extra env) on its own free port; stop them (SIGTERM) afterwards."""
+    procs: list[Proc] = []
+    try:
+        for name, argv, env in specs:
+            port = free_port()
+            log = logdir / f"{name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [*argv, "--port", str(port)], env=clean_env(env), stdout=out, stderr=subprocess.STDOUT
+                )
+            procs.append(Proc(name, port, process, log))
+        for proc in procs:
+            wait_listening(proc)
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.process.poll() is None:
+                proc.process.terminate()
+        for proc in procs:
+            try:
+                proc.process.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait()
+
+
+def ours() -> list[str]:
+    return [str(Path(sys.prefix, "bin", "prynai-mcp")), "serve", "--host", "127.0.0.1"]
+
+
+def reference(kind: str) -> list[str]:
+    return [sys.executable, str(BENCH / "servers.py"), kind]
+
+
+async def http_get_json(port: int, path: str) -> object:
+    conn = Connection(port)
+    await conn.open()
+    try:
+        conn.send(b"GET", path.encode(), [])
+        response = await conn.read_response()
+        return json.loads(response.body)
+    finally:
+        conn.close()
+
+
+async def redis_used_memory(port: int) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"INFO memory\r\n")
+        size = int((await reader.readline())[1:])
+        text = (await reader.readexactly(size + 2)).decode()
+        return next(int(line.split(":")[1]) for line in text.splitlines() if line.startswith("used_memory:"))
+    finally:
+        writer.close()
+
+
+# --- resume latency ---------------------------------------------------------------------------------------------
+
+
+async def read_sse_event(conn: Connection, pending: bytearray) -> tuple[str | None, bytes] | None:
+    """The next SSE event with data on a chunked SSE response, as (id, data); None when the response ends.
+
+    Events without data (priming events, retry hints) are skipped; CRLF and LF line ends are both accepted."""
+    assert conn.reader is not None
+    while True:
+        end = pending.find(b"\n\n")
+        if end >= 0:
+            raw = bytes(pending[:end])
+            del pending[: end + 2]
+            event_id, data = None, b""
+            for line in raw.split(b"\n"):
+                if line.startswith(b"id:"):
+                    event_id = line[3:].strip().decode()
+                elif line.startswith(b"data:"):
+                    data += line[5:].strip()
+            if data:
+                return event_id, data
+            continue
+        size = int((await conn.reader.readline()).split(b";", 1)[0], 16)
+        if size == 0:
+            await conn.reader.readline()
+            return None
+        pending += (await conn.reader.readexactly(size + 2))[:-2].replace(b"\r\n", b"\n")
+
+
+async def resume_trial(port_a: int, port_b: int, trial: int) -> float:
+    """Session and `long_task` on A; drop the stream after its first event; resume with Last-Event-ID on B.
+
+    Returns seconds from sending the GET to the first replayed event; the whole replay is checked."""
+    a = Connection(port_a)
+    await a.open()
+    session_id = await open_session([a])
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "long_task",
+            "arguments": {"steps": 3, "delay_seconds": 0.05},
+            "_meta": {"progressToken": f"resume-{trial}"},
+        },
+    }
+    a.send(b"POST", b"/mcp", mcp_headers(session_id), json.dumps(call).encode())
+    status, _ = await a.read_head()
+    if status != 200:
+        raise RuntimeError(f"long_task: HTTP {status}")
+    event = await read_sse_event(a, bytearray())
+    if event is None or event[0] is None or json.loads(event[1]).get("params", {}).get("progress") != 1:
+        raise RuntimeError(f"unexpected first event {event!r}")
+    event_id = event[0]
+    a.close()  # drop the stream mid-request
+    await asyncio.sleep(0.3)  # the task finishes meanwhile: what follows is replay from the event log, not live
+    b = Connection(port_b)
+    await b.open()
+    headers = [
+        (b"Accept", b"text/event-stream"),
+        (b"Mcp-Protocol-Version", b"2025-11-25"),
+        (b"Mcp-Session-Id", session_id.encode()),
+        (b"Last-Event-ID", event_id.encode()),
+    ]
+    started = time.perf_counter()
+    b.send(b"GET", b"/mcp", headers)
+    status, _ = await b.read_head()
+    if status != 200:
+        raise RuntimeError(f"resume GET: HTTP {status}")
+    pending = bytearray()
+    event = await read_sse_event(b, pending)
+    elapsed = time.perf_counter() - started
+    # Exactly what followed the dropped event, once and in order: step 1's log line, then steps 2 and 3, the result.
+    replayed = []
+    while event is not None:
+        replayed.append(json.loads(event[1]))
+        event = await read_sse_event(b, pending)
+    b.close()
+    expected = ["log 1", "progress 2", "log 2", "progress 3", "log 3", "result"]
+    seen = [
+        "result"
+        if "result" in m
+        else f"progress {m['params']['progress']}"
+        if m.get("method") == "notifications/progress"
+        else f"log {m['params']['data'][-3]}"
+        for m in replayed
+    ]
+    if seen != expected:
+        raise RuntimeError(f"replay after {event_id} was {seen}, expected {expected}")
+    return elapsed
+
+
+async def resume_latency(port_a: int, port_b: int, trials: int) -> list[float]:
+    return [await resume_trial(port_a, port_b, trial) for trial in range(trials)]
+
+
+# --- idle-session memory ----------------------------------------------------------------------------------------
+
+
+async def open_idle_sessions(port: int, count: int, parallel: int = 16) -> None:
+    async def opener(share: int) -> None:
+        conn = Connection(port)
+        await conn.open()
+        try:
+            for _ in range(share):
+                await open_session([conn])
+        finally:
+            conn.close()
+
+    shares = [count // parallel + (1 if i < count % parallel else 0) for i in range(parallel)]
+    await asyncio.gather(*(opener(share) for share in shares if share))
+
+
+async def idle_memory(pid: int, port: int, count: int, redis_port: int | None = None) -> dict[str, float]:
+    await asyncio.sleep(1.0)
+    before = rss_kib(pid)
+    redis_before = await redis_used_memory(redis_port) if redis_port else 0
+    await open_idle_sessions(port, count)
+    await asyncio.sleep(1.0)
+    after = rss_kib(pid)
+    out = {"rss_before_kib": before, "rss_after_kib": after, "kib_per_session": (after - before) / count}
+    if redis_port:
+        out["redis_bytes_per_session"] = (await redis_used_memory(redis_port) - redis_before) / count
+    return out
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def main(args: argparse.Namespace) -> int:
+    logdir = Path(tempfile.mkdtemp(prefix="prynai-bench-"))
+    command = "uv run python bench/run.py " + " ".join(sys.argv[1:])
+    print(f"command      : {command.strip()}")
+    print(f"machine      : {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}")
+    print(f"python       : {platform.python_version()}, mcp {version('mcp')}, uvicorn {version('uvicorn')}")
+    print(f"redis        : {redis_server_binary()}")
+    print(f"load average : {load_avg()} (1, 5, 15 min) at start")
+    print(
+        f"method       : concurrency {args.concurrency}, warm-up {args.warmup:g} s, measure {args.seconds:g} s, "
+        f"one generator process (raw asyncio HTTP/1.1 keep-alive); logs in {logdir}"
+    )
+    print()
+    results: dict[str, LoadResult] = {}
+    extras: dict[str, object] = {}
+    load = {"concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds}
+
+    async def measure(name: str, ports: list[int], pids: list[int], *, mcp: bool = True) -> LoadResult:
+        idle_busy = await wait_quiet(args.quiet_wait)
+        print(
+            f"[{name}] load average {load_avg()}, machine busy {idle_busy:.2f} cores before load; measuring ...",
+            flush=True,
+        )
+
+        def probe() -> dict[str, float]:
+            return {"server": cpu_seconds(pids), "machine": machine_busy()}
+
+        result = await run_load(name, ports, mcp=mcp, probe=probe, **load)
+        results[name] = result
+        cores = {key: value / args.seconds for key, value in result.cpu.items()}
+        generator = result.generator_cpu / args.seconds
+        others = max(0.0, cores["machine"] - cores["server"] - generator)
+        print(
+            f"[{name}] {result.throughput:8.0f} req/s  p50 {ms(result.percentile(50))} ms  "
+            f"p95 {ms(result.percentile(95))} ms  p99 {ms(result.percentile(99))} ms  errors {result.errors}\n"
+            f"[{name}] CPU in cores: server(s) {cores['server']:.2f}, generator {generator:.2f}, "
+            f"everything else on the machine {others:.2f}",
+            flush=True,
+        )
+        if result.errors:
+            print(f"[{name}] first error: {result.first_error}")
+        return result
+
+    # 1. stock SDK
+    with serving([("stock", reference("stock"), None)], logdir) as (stock,):
+        await measure("stock", [stock.port], [stock.process.pid])
+        if args.idle_sessions:
+            extras["memory_stock"] = await idle_memory(stock.process.pid, stock.port, args.idle_sessions)
+
+    # 2. ours, in-memory backend
+    with serving([("memory", ours(), None)], logdir) as (memory,):
+        print(f"[memory] /healthz {await http_get_json(memory.port, '/healthz')}")
+        await measure("memory", [memory.port], [memory.process.pid])
+        if args.resume_trials:
+            extras["resume_memory"] = await resume_latency(memory.port, memory.port, args.resume_trials)
+        if args.idle_sessions:
+            extras["memory_memory"] = await idle_memory(memory.process.pid, memory.port, args.idle_sessions)
+
+    # 2b. supplementary, a setting and not code: the same without the two INFO log lines per call
+    with serving([("memory-warn", ours(), {"PRYNAI_LOG_LEVEL": "WARNING"})], logdir) as (quiet,):
+        await measure("memory-warn", [quiet.port], [quiet.process.pid])
+
+    # 3. ours, Redis, two replicas, per-request rotation
+    redis = RedisServer()
+    redis.start()
+    try:
+        assert redis.process is not None
+        env = {"REDIS_URL": redis.url()}
+        with serving([("redis-a", ours(), env), ("redis-b", ours(), env)], logdir) as (a, b):
+            health = [await http_get_json(replica.port, "/healthz") for replica in (a, b)]
+            print(f"[redis] /healthz {health[0]} {health[1]}")
+            pids = [a.process.pid, b.process.pid, redis.process.pid]
+            await measure("redis", [a.port, b.port], pids)
+            if args.resume_trials:
+                extras["resume_redis"] = await resume_latency(a.port, b.port, args.resume_trials)
+            if args.idle_sessions:
+                extras["memory_redis"] = await idle_memory(a.process.pid, a.port, args.idle_sessions, redis.port)
+    finally:
+        redis.close()
+
+    # 4. ceiling
+    with serving([("ceiling", reference("ceiling"), None)], logdir) as (ceiling,):
+        await measure("ceiling", [ceiling.port], [ceiling.process.pid], mcp=False)
+
+    print(f"\nload average : {load_avg()} at end\n")
+    report(results, extras, args)
+    if args.json:
+        dump = {
+            "command": command.strip(),
+            "load": load,
+            "results": {
+                name: {
+                    "throughput": r.throughput,
+                    "p50_ms": r.percentile(50) * 1000,
+                    "p95_ms": r.percentile(95) * 1000,
+                    "p99_ms": r.percentile(99) * 1000,
+                    "requests": len(r.latencies),
+                    "errors": r.errors,
+                    "server_cpu_cores": r.cpu.get("server", 0.0) / args.seconds,
+                    "machine_cpu_cores": r.cpu.get("machine", 0.0) / args.seconds,
+                    "generator_cpu_cores": r.generator_cpu / args.seconds,
+                }
+                for name, r in results.items()
+            },
+            "extras": extras,
+        }
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(dump, indent=2))
+    return 1 if any(r.errors for r in results.values()) else 0
+
+
+LABELS = {
+    "stock": "stock SDK MCPServer, 1 process, in-memory",
+    "memory": "PrynAI, in-memory backend, 1 process",
+    "memory-warn": "  same, PRYNAI_LOG_LEVEL=WARNING (supplementary)",
+    "redis": "PrynAI, Redis, 2 replicas, per-request rotation",
+    "ceiling": "bare Starlette JSON endpoint (ceiling)",
+}
+
+
+def report(results: dict[str, LoadResult], extras: dict[str, object], args: argparse.Namespace) -> None:
+    stock = results["stock"].throughput
+    ceiling = results["ceiling"].throughput
+    header = (
+        f"{'server':50} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x stock':>8} {'x ceiling':>9} "
+        f"{'CPU ms/call':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        # Server CPU (all replicas and Redis) per measured call: the cost, whatever else the machine was doing.
+        cost = r.cpu.get("server", 0.0) / len(r.latencies) if r.latencies else float("nan")
+        print(
+            f"{LABELS[name]:50} {r.throughput:8.0f} {ms(r.percentile(50)):>8} {ms(r.percentile(95)):>8} "
+            f"{ms(r.percentile(99)):>8} {r.throughput / stock:8.2f} {r.throughput / ceiling:9.2f} {ms(cost):>11}"
+        )
+    print()
+    memory_ratio = results["memory"].throughput / stock
+    redis_ratio = results["redis"].throughput / stock
+    print(f"target in-memory >= 1.20 x stock : {memory_ratio:.2f}  {'MET' if memory_ratio >= 1.2 else 'MISSED'}")
+    print(f"target Redis     >= 1.00 x stock : {redis_ratio:.2f}  {'MET' if redis_ratio >= 1.0 else 'MISSED'}")
+    for key, label in (("resume_redis", "replica A -> B, Redis"), ("resume_memory", "same process, in-memory")):
+        trials = extras.get(key)
+        if isinstance(trials, list) and trials:
+            print(
+                f"resume latency ({label}): p50 {ms(percentile(trials, 50))} ms, p95 {ms(percentile(trials, 95))} ms, "
+                f"max {ms(max(trials))} ms over {len(trials)} trials (GET with Last-Event-ID -> first replayed event)"
+            )
+    for key, label in (
+        ("memory_stock", "stock SDK"),
+        ("memory_memory", "PrynAI in-memory"),
+        ("memory_redis", "PrynAI replica, Redis"),
+    ):
+        found = extras.get(key)
+        if isinstance(found, dict):
+            line = (
+                f"idle session memory ({label}): {found['kib_per_session']:.1f} KiB RSS per session "
+                f"({found['rss_before_kib'] / 1024:.1f} -> {found['rss_after_kib'] / 1024:.1f} MiB for "
+                f"{args.idle_sessions} sessions)"
+            )
+            if "redis_bytes_per_session" in found:
+                line += f"; Redis used_memory {found['redis_bytes_per_session']:.0f} B per session"
+            print(line)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, not measured (default 2)")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections / sessions (default 32)")
+    parser.add_argument("--resume-trials", type=int, default=30, help="Last-Event-ID resume trials (0: skip)")
+    parser.add_argument("--idle-sessions", type=int, default=1000, help="idle sessions for memory (0: skip)")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=30.0, help="wait up to this long for other work to calm down (default 30)"
+    )
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    return parser.parse_args(argv)
+
+
+def run() -> int:
+    args = parse_args()
+    try:  # the generator's own event loop: uvloop when installed (uvicorn[standard] brings it), as the servers use
+        import uvloop
+
+        return asyncio.run(main(args), loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        return asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
