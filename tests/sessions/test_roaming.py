@@ -8,7 +8,7 @@ requests it cares about really did land on different replicas.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import httpx2
@@ -21,25 +21,7 @@ from prynai_mcp.sampling import mock_sampler
 from tests.feature.test_resumability import check_resumption, check_sessions_do_not_mix
 from tests.support.raw import RawSession
 from tests.support.redis import RedisServer, running_redis
-from tests.support.replicas import Replicas, RunningProxy, round_robin_proxy, running_replicas
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def replicas(redis: RedisServer) -> Iterator[Replicas]:
-    with running_replicas(2, redis.url()) as started:
-        yield started
-
-
-@pytest.fixture
-def proxy(replicas: Replicas) -> Iterator[RunningProxy]:
-    with round_robin_proxy(replicas.urls) as running:
-        yield running
+from tests.support.replicas import Replicas, RunningProxy, running_replicas
 
 
 @pytest.fixture
