@@ -116,9 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *auth_middleware,
     ]
     routes = [*health_routes(services.backend), *mcp_route]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.services = services
-    return app
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def _build_mcp(

@@ -108,7 +108,3 @@ class Settings(BaseSettings):
         if self.prynai_port is not None:
             return self.prynai_port
         return 8443 if self.tls_enabled else 8000
-
-    @property
-    def backend_name(self) -> str:
-        return "redis" if self.redis_url else "memory"
