@@ -7,12 +7,10 @@ Modern wire: subscriptions/listen, whose SSE reply is the event stream.
 from __future__ import annotations
 
 import anyio
-import mcp_types
 import pytest
-from mcp.client import IncomingMessage
 from mcp.shared.subscriptions import ResourceUpdated
 
-from tests.support.clients import client
+from tests.support.clients import ResourceUpdates, client
 from tests.support.server import RunningServer
 
 COUNTER = "prynai://counter"
@@ -25,16 +23,10 @@ async def read_counter(mcp: object) -> int:
 
 
 async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: RunningServer) -> None:
-    updates: list[str] = []
-    arrived = anyio.Event()
-
-    async def on_message(message: IncomingMessage) -> None:
-        if isinstance(message, mcp_types.ResourceUpdatedNotification):
-            updates.append(message.params.uri)
-            arrived.set()
+    updates = ResourceUpdates()
 
     async with (
-        client(server.mcp_url, "legacy", message_handler=on_message) as subscriber,
+        client(server.mcp_url, "legacy", message_handler=updates) as subscriber,
         client(server.mcp_url, "legacy") as other,
     ):
         before = await read_counter(subscriber)
@@ -42,8 +34,8 @@ async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: Runn
         bumped = await other.call_tool("bump_counter", {"by": 2})
         assert bumped.structured_content == {"result": before + 2}
         with anyio.fail_after(5):
-            await arrived.wait()
-        assert updates == [COUNTER]
+            await updates.arrived.wait()
+        assert updates.uris == [COUNTER]
         assert await read_counter(subscriber) == before + 2
 
         await subscriber.unsubscribe_resource(COUNTER)
@@ -51,21 +43,17 @@ async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: Runn
         # The subscriber's own request after the bump proves the server finished it; give a stray event time too.
         await anyio.sleep(0.5)
         assert await read_counter(subscriber) == before + 3
-        assert updates == [COUNTER]
+        assert updates.uris == [COUNTER]
 
 
 async def test_legacy_subscription_is_per_uri(server: RunningServer) -> None:
-    updates: list[str] = []
+    updates = ResourceUpdates()
 
-    async def on_message(message: IncomingMessage) -> None:
-        if isinstance(message, mcp_types.ResourceUpdatedNotification):
-            updates.append(message.params.uri)
-
-    async with client(server.mcp_url, "legacy", message_handler=on_message) as subscriber:
+    async with client(server.mcp_url, "legacy", message_handler=updates) as subscriber:
         await subscriber.subscribe_resource("prynai://status")
         await subscriber.call_tool("bump_counter", {})
         await anyio.sleep(0.5)
-    assert updates == []
+    assert updates.uris == []
 
 
 async def test_modern_listen_hears_bump_from_another_client(server: RunningServer) -> None:
@@ -90,17 +78,13 @@ async def test_modern_listen_for_other_uri_hears_nothing(server: RunningServer) 
 
 
 async def test_legacy_subscriber_hears_a_modern_bump(server: RunningServer) -> None:
-    arrived = anyio.Event()
-
-    async def on_message(message: IncomingMessage) -> None:
-        if isinstance(message, mcp_types.ResourceUpdatedNotification):
-            arrived.set()
+    updates = ResourceUpdates()
 
     async with (
-        client(server.mcp_url, "legacy", message_handler=on_message) as subscriber,
+        client(server.mcp_url, "legacy", message_handler=updates) as subscriber,
         client(server.mcp_url, "modern") as modern,
     ):
         await subscriber.subscribe_resource(COUNTER)
         await modern.call_tool("bump_counter", {})
         with anyio.fail_after(5):
-            await arrived.wait()
+            await updates.arrived.wait()

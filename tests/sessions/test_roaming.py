@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 
 import anyio
 import httpx2
-import mcp_types
 import pytest
-from mcp.client import Client, IncomingMessage
+from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from prynai_mcp.sampling import mock_sampler
 from tests.feature.test_resumability import check_resumption, check_sessions_do_not_mix
+from tests.support.clients import ResourceUpdates
 from tests.support.raw import RawSession
 from tests.support.redis import RedisServer, running_redis
 from tests.support.replicas import Replicas, RunningProxy, running_replicas
@@ -58,23 +58,17 @@ async def test_sampling_answer_reaches_the_replica_that_asked(proxy: RunningProx
 
 
 async def test_subscription_hears_a_bump_made_on_another_replica(proxy: RunningProxy, replicas: Replicas) -> None:
-    arrived = anyio.Event()
-    updates: list[str] = []
+    updates = ResourceUpdates()
 
-    async def on_message(message: IncomingMessage) -> None:
-        if isinstance(message, mcp_types.ResourceUpdatedNotification):
-            updates.append(message.params.uri)
-            arrived.set()
-
-    async with legacy_client(proxy.mcp_url, message_handler=on_message) as subscriber:
+    async with legacy_client(proxy.mcp_url, message_handler=updates) as subscriber:
         await subscriber.subscribe_resource("prynai://counter")
         get_stream = next(hop.replica for hop in proxy.hops if hop.http_method == "GET")
         # Bump through the replica that does NOT hold the subscriber's GET stream.
         async with legacy_client(replicas[1 - get_stream].mcp_url) as other:
             await other.call_tool("bump_counter", {})
         with anyio.fail_after(10):
-            await arrived.wait()
-    assert updates == ["prynai://counter"]
+            await updates.arrived.wait()
+    assert updates.uris == ["prynai://counter"]
 
 
 async def test_last_event_id_resumes_on_the_other_replica(replicas: Replicas, http: httpx2.AsyncClient) -> None:

@@ -7,12 +7,11 @@ own tests. Modern-wire clients have no session, so any replica serves any reques
 from __future__ import annotations
 
 import anyio
-import mcp_types
 import pytest
-from mcp.client import Client, IncomingMessage
+from mcp.client import Client
 from mcp.shared.subscriptions import ResourceUpdated
 
-from tests.support.clients import client
+from tests.support.clients import ResourceUpdates, client
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replicas, RunningProxy, running_replicas
 
@@ -68,23 +67,17 @@ async def test_modern_listen_through_the_balancer_streams_events_from_another_re
 
 
 async def test_legacy_subscriber_on_one_replica_hears_a_bump_on_another(replicas: Replicas) -> None:
-    arrived = anyio.Event()
-    updates: list[str] = []
-
-    async def on_message(message: IncomingMessage) -> None:
-        if isinstance(message, mcp_types.ResourceUpdatedNotification):
-            updates.append(message.params.uri)
-            arrived.set()
+    updates = ResourceUpdates()
 
     async with (
-        client(replicas[0].mcp_url, "legacy", message_handler=on_message) as subscriber,
+        client(replicas[0].mcp_url, "legacy", message_handler=updates) as subscriber,
         client(replicas[1].mcp_url, "modern") as other,
     ):
         await subscriber.subscribe_resource(COUNTER)
         await other.call_tool("bump_counter", {})
         with anyio.fail_after(5):
-            await arrived.wait()
-    assert updates[0] == COUNTER
+            await updates.arrived.wait()
+    assert updates.uris[0] == COUNTER
 
 
 async def test_two_deployments_sharing_one_redis_keep_separate_counters(redis: RedisServer) -> None:

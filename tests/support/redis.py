@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop
 
 STARTUP_TIMEOUT = 20.0
 
@@ -95,15 +95,8 @@ class RedisServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         """Stop the server: SIGTERM (a clean shutdown that flushes the AOF) or SIGKILL (a crash)."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if self.process is not None:
+            stop(self.process, sig, timeout)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
