@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 import httpx2
+from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_URL = "http://127.0.0.1:8000/mcp"
 MODES = {"legacy": "legacy", "modern": "auto"}
@@ -31,7 +32,7 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     try:
         anyio.run(main)
     except BaseException as error:
-        cause = _connect_error(error)
+        cause = find_error(error, (httpx2.ConnectError,))
         if cause is None:
             raise
         url = os.environ.get("PRYNAI_MCP_URL", DEFAULT_URL) if "--url" not in sys.argv else "the --url given"
@@ -39,11 +40,19 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
         raise SystemExit(2) from None
 
 
-def _connect_error(error: BaseException) -> httpx2.ConnectError | None:
-    if isinstance(error, httpx2.ConnectError):
+def load_env(parser: argparse.ArgumentParser, env_file: str | None, required: Sequence[str]) -> None:
+    """Load `env_file` (default: the .env found from the current directory up) under the environment, which wins;
+    stop with one line naming what is still missing."""
+    load_dotenv(env_file or find_dotenv(usecwd=True), override=False)
+    missing = [name for name in required if not os.environ.get(name)]
+    if missing:
+        parser.error(f"set {', '.join(missing)} (environment or .env)")
+
+
+def find_error(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first error of `kinds` in `error`, in the exception groups the SDK's task groups raise, or its causes."""
+    if isinstance(error, kinds):
         return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            if (found := _connect_error(inner)) is not None:
-                return found
-    return _connect_error(error.__cause__) if error.__cause__ is not None else None
+    inner = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else []
+    inner += [error.__cause__] if error.__cause__ is not None else []
+    return next((found for e in inner if (found := find_error(e, kinds)) is not None), None)

@@ -19,8 +19,7 @@ import os
 import sys
 
 import httpx2
-from _wire import MODES, run
-from dotenv import find_dotenv, load_dotenv
+from _wire import MODES, load_env, run
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -35,11 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wire", choices=sorted(MODES), default="modern", help="protocol wire (default modern)")
     parser.add_argument("--env-file", help="dotenv file to load (default: .env found from the current directory up)")
     args = parser.parse_args()
-    # Values already in the environment win over the file, as with the server's own settings.
-    load_dotenv(args.env_file or find_dotenv(usecwd=True), override=False)
-    missing = [name for name in REQUIRED if not os.environ.get(name)]
-    if missing:
-        parser.error(f"set {', '.join(missing)} (environment or .env)")
+    load_env(parser, args.env_file, REQUIRED)
     return args
 
 

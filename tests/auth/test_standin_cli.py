@@ -48,6 +48,9 @@ def test_env_file_works_and_restart_keeps_rotated_keys(tmp_path: Path, monkeypat
         env = read_env(demo_dir / "standin.env")
         assert env["AUTH_REQUIRED"] == "true"
         assert env["PRYNAI_MCP_URL"] == "http://127.0.0.1:8000/mcp"
+        # Both examples' tokens pass: users need the scope (named in the server's metadata), services the role.
+        assert env["ENTRA_REQUIRED_SCOPES"] == env["ENTRA_REQUIRED_APP_ROLES"] == "Mcp.Invoke"
+        assert env["ENTRA_PUBLIC_CLIENT_ID"]  # interactive sign-in; the same after the restart below
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             monkeypatch.setenv(name, env[name])
         app = msal.ConfidentialClientApplication(

@@ -3,8 +3,9 @@
 State (tenant, app registrations, client secret, signing keys, port) is kept in `--dir`, so a restarted stand-in
 is the same authority and servers already configured against it keep working. The directory also gets:
 
-- `standin.env`: every variable a server (AUTH_REQUIRED, ENTRA_*) and a client (ENTRA_CLIENT_*, SERVER_APP_ID_URI)
-  need, plus SSL_CERT_FILE / REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE pointing at `bundle.pem` (the stand-in's CA plus
+- `standin.env`: every variable a server (AUTH_REQUIRED, ENTRA_*, with the scope and app role required so that both
+  examples' tokens pass) and a client (ENTRA_CLIENT_*, ENTRA_PUBLIC_CLIENT_ID, SERVER_APP_ID_URI) need, plus
+  SSL_CERT_FILE / REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE pointing at `bundle.pem` (the stand-in's CA plus
   the usual trust store: those variables override explicit CA paths in requests/MSAL, so they are set, not fought);
 - `server.pem` / `server-key.pem`: a loopback certificate from the same CA, for `SSL_CERTFILE` / `SSL_KEYFILE`
   if the MCP server should speak HTTPS too.
@@ -24,10 +25,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from prynai_mcp.auth.standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
+from prynai_mcp.auth.standin.authority import DELEGATED_SCOPES, ClientApp, ResourceApp, SigningKey, StandInAuthority
+from prynai_mcp.auth.standin.delegated import DemoUser, PublicClientApp
 from prynai_mcp.auth.standin.runner import RunningStandIn, serve
 
 DEFAULT_MCP_URL = "http://127.0.0.1:8000/mcp"
+# The demo server requires this scope of users and this app role of services: the PRM document then names the
+# scope interactive clients ask for, and both examples' tokens pass.
+DEMO_PERMISSION = "Mcp.Invoke"
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Demo:
             "tenant_id": self.authority.tenant_id,
             "resource": asdict(self.authority.resource),
             "clients": [asdict(client) for client in self.authority.clients.values()],
+            "public_clients": [asdict(client) for client in self.authority.public_clients.values()],
+            "user": asdict(self.authority.user),
             "keys": keys,
         }
         path.write_text(json.dumps(state, indent=2))
@@ -68,16 +75,33 @@ class Demo:
         resource = state["resource"]
         authority = StandInAuthority(
             tenant_id=state["tenant_id"],
-            resource=ResourceApp(**{**resource, "app_roles": tuple(resource["app_roles"])}),
+            resource=ResourceApp(
+                **{
+                    **resource,
+                    "app_roles": tuple(resource["app_roles"]),
+                    "scopes": tuple(resource.get("scopes", DELEGATED_SCOPES)),
+                }
+            ),
             keys=keys,
         )
+        if "user" in state:
+            authority.user = DemoUser(**state["user"])
         for client in state["clients"]:
             authority.clients[client["client_id"]] = ClientApp(**{**client, "roles": tuple(client["roles"])})
+        for public in state.get("public_clients", []):
+            authority.public_clients[public["client_id"]] = PublicClientApp(
+                **{
+                    **public,
+                    "redirect_uris": tuple(public["redirect_uris"]),
+                    "permissions": tuple(public["permissions"]),
+                }
+            )
         return cls(authority, int(state["port"]), str(state.get("mcp_url", DEFAULT_MCP_URL)))
 
 
 def _env_file(running: RunningStandIn, mcp_url: str) -> str:
-    env = {**running.server_env(), **running.client_env(), "PRYNAI_MCP_URL": mcp_url}
+    server = running.server_env(ENTRA_REQUIRED_SCOPES=DEMO_PERMISSION, ENTRA_REQUIRED_APP_ROLES=DEMO_PERMISSION)
+    env = {**server, **running.client_env(), "PRYNAI_MCP_URL": mcp_url}
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in env.items())
 
 
@@ -85,7 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m prynai_mcp.auth.standin", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(".standin"), help="state and certificates (default .standin)")
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: the saved one, else any free port)")
-    parser.add_argument("--roles", default="Mcp.Invoke", help="app roles granted to the demo client (comma separated)")
+    parser.add_argument(
+        "--roles", default=DEMO_PERMISSION, help="app roles granted to the demo client (comma separated)"
+    )
     parser.add_argument(
         "--mcp-url", help=f"PRYNAI_MCP_URL for clients (default: the saved one, else {DEFAULT_MCP_URL})"
     )
@@ -98,6 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         demo = Demo(StandInAuthority())
         demo.authority.add_client(roles=[r.strip() for r in args.roles.split(",") if r.strip()])
+    if not demo.authority.public_clients:  # also for state saved before interactive sign-in existed
+        # "Mobile and desktop applications" with http://localhost: any loopback port, as Entra allows.
+        demo.authority.add_public_client(redirect_uris=["http://localhost"], permissions=[DEMO_PERMISSION])
     demo.port = args.port if args.port is not None else demo.port
     demo.mcp_url = args.mcp_url or demo.mcp_url
 

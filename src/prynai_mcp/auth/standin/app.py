@@ -2,7 +2,10 @@
 
 - `GET  /{tenant}/v2.0/.well-known/openid-configuration`  OIDC discovery (what MSAL and the verifier read)
 - `GET  /{tenant}/discovery/v2.0/keys`                     JWKS
-- `POST /{tenant}/oauth2/v2.0/token`                       client credentials (secret in the form or HTTP Basic)
+- `GET  /{tenant}/oauth2/v2.0/authorize`                   authorization code + PKCE: signs the demo user in at once
+                                                           and redirects (no login page; see `delegated.py`)
+- `POST /{tenant}/oauth2/v2.0/token`                       client credentials (secret in the form or HTTP Basic),
+                                                           authorization_code and refresh_token (public clients)
 - `POST /_standin/rotate[?retire=1]`, `DELETE /_standin/keys/{kid}`, `GET /_standin/stats`: test and demo controls
 
 `{tenant}` is the tenant GUID or the home tenant's domain name, as with Entra.
@@ -15,10 +18,12 @@ import binascii
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from prynai_mcp.auth.standin.authority import StandInAuthority, entra_error
+from prynai_mcp.auth.standin.authority import StandInAuthority
+from prynai_mcp.auth.standin.delegated import Redirect
+from prynai_mcp.auth.standin.errors import entra_error
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -58,6 +63,13 @@ def standin_app(authority: StandInAuthority) -> Starlette:
             return tenant_id
         return JSONResponse(authority.jwks(tenant_id))
 
+    async def authorize(request: Request) -> Response:
+        authority.record("authorize")
+        outcome = authority.authorize(request.path_params["tenant"], dict(request.query_params))
+        if isinstance(outcome, Redirect):
+            return RedirectResponse(outcome.location, status_code=302, headers=NO_STORE)
+        return JSONResponse(outcome.body, status_code=outcome.status, headers=NO_STORE)
+
     async def token(request: Request) -> Response:
         authority.record("token")
         form = await request.form()
@@ -85,6 +97,7 @@ def standin_app(authority: StandInAuthority) -> Starlette:
         routes=[
             Route("/{tenant}/v2.0/.well-known/openid-configuration", discovery, methods=["GET"]),
             Route("/{tenant}/discovery/v2.0/keys", keys, methods=["GET"]),
+            Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET"]),
             Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
             Route("/_standin/rotate", rotate, methods=["POST"]),
             Route("/_standin/keys/{kid}", remove_key, methods=["DELETE"]),

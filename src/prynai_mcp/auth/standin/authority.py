@@ -1,8 +1,10 @@
 """The state and rules of the local Entra stand-in: tenants, app registrations, signing keys, tokens.
 
-No HTTP here (see `app.py`): tests call `mint()` to forge any token they need, the token endpoint calls `issue()`.
+No HTTP here (see `app.py`): tests call `mint()` to forge any token they need, the token endpoint calls `issue()`,
+the authorization endpoint `authorize()` (delegated sign-in of the demo user, in `delegated.py`).
 Tokens have Entra's shape: the v2 application token claims (`aud` = the server app's client id, `iss`, `tid`,
-`azp`, `azpacr`, `idtyp`, `oid`, `sub`, `roles`, `ver`, `iat`/`nbf`/`exp`, ...), or v1 ones (`aud` = App ID URI,
+`azp`, `azpacr`, `idtyp`, `oid`, `sub`, `roles`, `ver`, `iat`/`nbf`/`exp`, ...), v2 user tokens (`scp`, the user's
+`oid`, a pairwise `sub`, `name`, `preferred_username`), or v1 ones (`aud` = App ID URI,
 `iss` = `https://sts.windows.net/{tid}/`, `appid`) for a resource that asks for v1 tokens. Errors from the token
 endpoint use Entra's JSON (`error`, `error_description` starting with an AADSTS code, `error_codes`).
 All methods are thread-safe: the HTTP server runs in its own thread while a test rotates keys or mints.
@@ -27,8 +29,21 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from prynai_mcp.auth.standin.delegated import (
+    CODE_LIFETIME,
+    REFRESH_TOKEN_LIFETIME,
+    DemoUser,
+    ErrorPage,
+    PublicClientApp,
+    Redirect,
+)
+from prynai_mcp.auth.standin.errors import entra_error
+from prynai_mcp.auth.standin.grants import DelegatedGrants
+
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 TOKEN_LIFETIME = 3599
+DEFAULT_DOMAIN = "prynai-standin.onmicrosoft.com"
+DELEGATED_SCOPES = ("Mcp.Invoke", "Mcp.Write")  # what the server app exposes to users ("Expose an API")
 
 
 def _b64url(data: bytes) -> str:
@@ -82,6 +97,7 @@ class ResourceApp:
     app_id_uri: str
     app_roles: tuple[str, ...]
     token_version: int = 2  # accessTokenAcceptedVersion
+    scopes: tuple[str, ...] = DELEGATED_SCOPES  # delegated permissions it exposes (short names)
 
 
 @dataclass(frozen=True)
@@ -98,14 +114,21 @@ class ClientApp:
 @dataclass
 class StandInAuthority:
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    domain: str = "prynai-standin.onmicrosoft.com"
+    domain: str = DEFAULT_DOMAIN
     base_url: str = "https://127.0.0.1"  # set by the runner once the port is known; no trailing slash
     resource: ResourceApp = field(
         default_factory=lambda: _resource_app(str(uuid.uuid4()), roles=("Mcp.Invoke", "Mcp.Write"))
     )
     clients: dict[str, ClientApp] = field(default_factory=dict)
+    public_clients: dict[str, PublicClientApp] = field(default_factory=dict)
+    user: DemoUser = field(default_factory=lambda: DemoUser(str(uuid.uuid4()), f"user@{DEFAULT_DOMAIN}"))
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     requests: Counter[str] = field(default_factory=Counter)
+    # Lifetimes of what delegated sign-in hands out; tests shorten them to see expiry without waiting an hour.
+    code_lifetime: float = CODE_LIFETIME
+    user_token_lifetime: int = TOKEN_LIFETIME
+    refresh_token_lifetime: int = REFRESH_TOKEN_LIFETIME
+    grants: DelegatedGrants = field(default_factory=DelegatedGrants, repr=False, compare=False)
     # Called after keys or registrations change (the CLI saves its state there, so a restart keeps them).
     on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
@@ -131,6 +154,30 @@ class StandInAuthority:
             self._tenants.add(client.tenant_id)
         self._changed()
         return client
+
+    def add_public_client(
+        self,
+        *,
+        redirect_uris: Iterable[str] = ("http://localhost",),
+        permissions: Iterable[str] = ("Mcp.Invoke",),
+        tenant_id: str | None = None,
+    ) -> PublicClientApp:
+        """Register a public client (mobile & desktop platform) with delegated `permissions` on the server app."""
+        client = PublicClientApp(
+            client_id=str(uuid.uuid4()),
+            tenant_id=tenant_id or self.tenant_id,
+            redirect_uris=tuple(redirect_uris),
+            permissions=tuple(permissions),
+        )
+        with self._lock:
+            self.public_clients[client.client_id] = client
+            self._tenants.add(client.tenant_id)
+        self._changed()
+        return client
+
+    def public_client(self, client_id: str) -> PublicClientApp | None:
+        with self._lock:
+            return self.public_clients.get(client_id)
 
     def resolve_tenant(self, segment: str) -> str | None:
         """The tenant GUID a URL path segment names (its GUID or, for the home tenant, its domain)."""
@@ -196,10 +243,11 @@ class StandInAuthority:
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "response_modes_supported": ["query"],  # Entra also offers fragment and form_post; the stand-in does not
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "tenant_region_scope": "NA",
             "cloud_instance_name": "standin.local",
@@ -224,6 +272,22 @@ class StandInAuthority:
 
     # --- tokens --------------------------------------------------------------------------------------------
 
+    def _envelope(self, tenant_id: str, version: int, lifetime: int, now: float | None) -> dict[str, Any]:
+        """The claims every access token for the server app has, whoever it was issued to."""
+        issued = int(now if now is not None else time.time())
+        return {
+            "aud": self.resource.app_id if version == 2 else self.resource.app_id_uri,
+            "iss": self.issuer(tenant_id, version),
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + lifetime,
+            "aio": _b64url(secrets.token_bytes(24)),
+            "rh": _b64url(secrets.token_bytes(16)),
+            "tid": tenant_id,
+            "uti": _b64url(secrets.token_bytes(12)),
+            "ver": f"{version}.0",
+        }
+
     def claims(
         self,
         client: ClientApp | None = None,
@@ -236,39 +300,56 @@ class StandInAuthority:
     ) -> dict[str, Any]:
         """The claims Entra puts in an access token for `client` calling the server app.
 
-        With `scp`, a delegated token (a user signed in to `client`) instead of an application token.
+        With `scp`, a delegated token (the demo user signed in to `client`) instead of an application token.
         """
         client = client or self.default_client()
         tenant_id = tenant_id or client.tenant_id
         version = version or self.resource.token_version
-        issued = int(now if now is not None else time.time())
-        claims: dict[str, Any] = {
-            "aud": self.resource.app_id if version == 2 else self.resource.app_id_uri,
-            "iss": self.issuer(tenant_id, version),
-            "iat": issued,
-            "nbf": issued,
-            "exp": issued + lifetime,
-            "aio": _b64url(secrets.token_bytes(24)),
-            "oid": client.object_id,
-            "rh": _b64url(secrets.token_bytes(16)),
-            "sub": client.object_id,
-            "tid": tenant_id,
-            "uti": _b64url(secrets.token_bytes(12)),
-            "ver": f"{version}.0",
-        }
+        if scp is not None:
+            return self.user_claims(
+                client.client_id, scp, tenant_id=tenant_id, version=version, lifetime=lifetime, now=now, public=False
+            )
+        claims = self._envelope(tenant_id, version, lifetime, now)
+        claims.update(oid=client.object_id, sub=client.object_id, idtyp="app")
         if version == 2:
             claims.update(azp=client.client_id, azpacr="1")
         else:
             claims.update(appid=client.client_id, appidacr="1")
-        if scp is not None:
-            user = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/user"))
-            claims.update(scp=scp, oid=user, sub=_b64url(hashlib.sha256(f"{user}{client.client_id}".encode()).digest()))
-            claims.update(name="Stand-in User", preferred_username=f"user@{self.domain}")
-        else:
-            claims["idtyp"] = "app"
-            if client.roles:
-                claims["roles"] = list(client.roles)
+        if client.roles:
+            claims["roles"] = list(client.roles)
         return claims
+
+    def user_claims(
+        self,
+        client_id: str,
+        scp: str,
+        *,
+        tenant_id: str,
+        version: int | None = None,
+        lifetime: int = TOKEN_LIFETIME,
+        now: float | None = None,
+        public: bool = True,
+    ) -> dict[str, Any]:
+        """A delegated token's claims: the demo user, signed in to `client_id`, granted `scp` (short names)."""
+        version = version or self.resource.token_version
+        claims = self._envelope(tenant_id, version, lifetime, now)
+        # `sub` is pairwise (one value per user and client); `oid` is the user everywhere in the tenant.
+        sub = _b64url(hashlib.sha256(f"{self.user.object_id}{client_id}".encode()).digest())
+        claims.update(scp=scp, oid=self.user.object_id, sub=sub, name=self.user.name)
+        claims["preferred_username"] = self.user.username
+        # azpacr/appidacr: how the client proved itself; "0" is a public client, which proves nothing.
+        proof = "0" if public else "1"
+        if version == 2:
+            claims.update(azp=client_id, azpacr=proof)
+        else:
+            claims.update(appid=client_id, appidacr=proof)
+        return claims
+
+    def sign(self, payload: Mapping[str, Any], kid: str | None = None, header: Mapping[str, Any] | None = None) -> str:
+        """`payload` as a JWT signed with a published key (default: the active one), as Entra signs."""
+        key = self.key(kid)
+        headers = {"kid": key.kid, "x5t": key.kid, **(header or {})}
+        return jwt.encode(dict(payload), key.private_key, algorithm="RS256", headers=headers)
 
     def mint(
         self,
@@ -289,24 +370,35 @@ class StandInAuthority:
         payload.update(claims or {})
         for name in drop:
             payload.pop(name, None)
-        key = self.key(kid)
-        headers = {"kid": key.kid, "x5t": key.kid, **(header or {})}
-        return jwt.encode(payload, key.private_key, algorithm="RS256", headers=headers)
+        return self.sign(payload, kid, header)
 
     def default_client(self) -> ClientApp:
         with self._lock:
             home = [c for c in self.clients.values() if c.tenant_id == self.tenant_id]
         return home[0] if home else self.add_client()
 
+    def authorize(self, tenant_segment: str, params: Mapping[str, str]) -> Redirect | ErrorPage:
+        """The v2 authorization endpoint (authorization code + PKCE); signs the demo user in without a page."""
+        return self.grants.authorize(self, tenant_segment, params)
+
     def issue(
         self, tenant_segment: str, form: Mapping[str, str], basic: tuple[str, str] | None
     ) -> tuple[int, dict[str, Any]]:
-        """The v2 token endpoint for client credentials: (status, JSON body)."""
+        """The v2 token endpoint: (status, JSON body)."""
         tenant_id = self.resolve_tenant(tenant_segment)
         if tenant_id is None:
             return entra_error(400, "invalid_request", 90002, f"Tenant '{tenant_segment}' not found.")
-        if form.get("grant_type") != "client_credentials":
+        grant_type = form.get("grant_type", "")
+        self.record(f"grant:{grant_type}")
+        if grant_type in ("authorization_code", "refresh_token"):
+            return self.grants.redeem(self, tenant_id, form, basic)
+        if grant_type != "client_credentials":
             return entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+        return self._client_credentials(tenant_id, form, basic)
+
+    def _client_credentials(
+        self, tenant_id: str, form: Mapping[str, str], basic: tuple[str, str] | None
+    ) -> tuple[int, dict[str, Any]]:
         client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
         with self._lock:
             client = self.clients.get(client_id)
@@ -329,6 +421,14 @@ class StandInAuthority:
             return entra_error(
                 400, "invalid_resource", 500011, f"The resource principal named {resource} was not found."
             )
+        if form.get("resource", resource) not in (self.resource.app_id, self.resource.app_id_uri):
+            # As for delegated tokens (delegated.py): an RFC 8707 `resource` must name the scope's app.
+            return entra_error(
+                400,
+                "invalid_target",
+                9010010,
+                "The resource parameter provided in the request doesn't match with the requested scopes.",
+            )
         token = self.mint(client, tenant_id=tenant_id)
         return 200, {
             "token_type": "Bearer",
@@ -340,15 +440,3 @@ class StandInAuthority:
 
 def _resource_app(app_id: str, *, roles: Iterable[str], token_version: int = 2) -> ResourceApp:
     return ResourceApp(app_id=app_id, app_id_uri=f"api://{app_id}", app_roles=tuple(roles), token_version=token_version)
-
-
-def entra_error(status: int, error: str, code: int, message: str) -> tuple[int, dict[str, Any]]:
-    trace = str(uuid.uuid4())
-    return status, {
-        "error": error,
-        "error_description": f"AADSTS{code}: {message} Trace ID: {trace}",
-        "error_codes": [code],
-        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        "trace_id": trace,
-        "correlation_id": str(uuid.uuid4()),
-    }

@@ -49,10 +49,13 @@ class RunningStandIn:
         return env
 
     def client_env(self, client: ClientApp | None = None) -> dict[str, str]:
-        """The client-side names of the user's documents, for `client` (default: the home tenant's first)."""
+        """The client-side names of the user's documents, for `client` (default: the home tenant's first).
+
+        With a public client registered in the home tenant, also ENTRA_PUBLIC_CLIENT_ID (interactive sign-in).
+        """
         client = client or self.authority.default_client()
         resource = self.authority.resource
-        return {
+        env = {
             "ENTRA_AUTHORITY": self.url,
             "ENTRA_TENANT_ID": client.tenant_id,
             "ENTRA_CLIENT_ID": client.client_id,
@@ -61,6 +64,10 @@ class RunningStandIn:
             "SERVER_APP_ID_URI": resource.app_id_uri,
             **self.tls.env(),
         }
+        public = [c for c in self.authority.public_clients.values() if c.tenant_id == client.tenant_id]
+        if public:
+            env["ENTRA_PUBLIC_CLIENT_ID"] = public[0].client_id
+        return env
 
 
 def _bind(port: int) -> socket.socket:
