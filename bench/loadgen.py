@@ -110,8 +110,11 @@ def sse_messages(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line[5:]) for line in body.split(b"\n") if line.startswith(b"data:") and line[5:].strip()]
 
 
-async def open_session(connections: Sequence[Connection], first: int = 0) -> str:
-    """initialize + notifications/initialized, the two requests rotated over `connections` from `first`."""
+async def open_session(
+    connections: Sequence[Connection], first: int = 0, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> str:
+    """initialize + notifications/initialized, the two requests rotated over `connections` from `first`; `extra`
+    headers (a bearer token) go on both."""
     init = {
         "jsonrpc": "2.0",
         "id": 0,
@@ -119,14 +122,14 @@ async def open_session(connections: Sequence[Connection], first: int = 0) -> str
         "params": {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
     }
     conn = connections[first % len(connections)]
-    conn.send(b"POST", b"/mcp", mcp_headers(), json.dumps(init).encode())
+    conn.send(b"POST", b"/mcp", [*mcp_headers(), *extra], json.dumps(init).encode())
     response = await conn.read_response()
     if response.status != 200 or "mcp-session-id" not in response.headers:
         raise HttpError(f"initialize: {response.status} {response.body[:200]!r}")
     session_id = response.headers["mcp-session-id"]
     conn = connections[(first + 1) % len(connections)]
     done = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
-    conn.send(b"POST", b"/mcp", mcp_headers(session_id), done)
+    conn.send(b"POST", b"/mcp", [*mcp_headers(session_id), *extra], done)
     response = await conn.read_response()
     if response.status != 202:
         raise HttpError(f"notifications/initialized: {response.status} {response.body[:200]!r}")
@@ -170,6 +173,7 @@ async def run_load(
     seconds: float,
     mcp: bool,
     probe: Callable[[], dict[str, float]] | None = None,
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> LoadResult:
     """`concurrency` workers, each with one keep-alive connection per port, alternating ports on every request
     (one port: no rotation). With `mcp`, each worker first opens a legacy session (its two requests rotated too).
@@ -187,9 +191,10 @@ async def run_load(
         turn = index  # workers start on different replicas
         session_id = None
         if mcp:
-            session_id = await open_session(connections, turn)
+            session_id = await open_session(connections, turn, extra_headers)
             turn += 2
         headers = mcp_headers(session_id) if mcp else [(b"Content-Type", b"application/json")]
+        headers = [*headers, *extra_headers]
         opened += 1
         if opened == concurrency:
             ready.set()

@@ -5,7 +5,8 @@
 One run measures, one server set-up at a time (nothing else of ours runs meanwhile), with the same load generator
 (`bench/loadgen.py`: raw asyncio HTTP/1.1 keep-alive, one legacy session per connection for the MCP servers):
 1. stock   : the SDK's MCPServer with the same `add` tool, one process, in-memory, legacy stateful SSE;
-2. memory  : `prynai-mcp serve`, in-memory backend, legacy wire;
+2. memory  : `prynai-mcp serve`, in-memory backend, legacy wire; then the same with AUTH_REQUIRED (Entra ID through
+             the local stand-in, one bearer token per worker, as a client reuses its token);
 3. redis   : `prynai-mcp serve` x 2 with one Redis, the generator alternating replicas on every request;
 4. ceiling : a bare Starlette JSON endpoint that parses the JSON-RPC body, adds and answers a JSON-RPC result.
 Then: `Last-Event-ID` resume latency (stream broken on one replica, resumed on the other) and the RSS a replica
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # tests.support: the same Redis the tests use
 
 from loadgen import Connection, LoadResult, mcp_headers, open_session, run_load  # noqa: E402
 
+from prynai_mcp.auth.standin import running_standin  # noqa: E402
 from tests.support.redis import RedisServer, redis_server_binary  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 
@@ -322,7 +324,9 @@ async def main(args: argparse.Namespace) -> int:
     extras: dict[str, object] = {}
     load = {"concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds}
 
-    async def measure(name: str, ports: list[int], pids: list[int], *, mcp: bool = True) -> LoadResult:
+    async def measure(
+        name: str, ports: list[int], pids: list[int], *, mcp: bool = True, token: str | None = None
+    ) -> LoadResult:
         idle_busy = await wait_quiet(args.quiet_wait)
         print(
             f"[{name}] load average {load_avg()}, machine busy {idle_busy:.2f} cores before load; measuring ...",
@@ -332,7 +336,8 @@ async def main(args: argparse.Namespace) -> int:
         def probe() -> dict[str, float]:
             return {"server": cpu_seconds(pids), "machine": machine_busy()}
 
-        result = await run_load(name, ports, mcp=mcp, probe=probe, **load)
+        extra = [(b"Authorization", b"Bearer " + token.encode())] if token else []
+        result = await run_load(name, ports, mcp=mcp, probe=probe, extra_headers=extra, **load)
         results[name] = result
         cores = {key: value / args.seconds for key, value in result.cpu.items()}
         generator = result.generator_cpu / args.seconds
@@ -366,6 +371,14 @@ async def main(args: argparse.Namespace) -> int:
     # 2b. supplementary, a setting and not code: the same without the two INFO log lines per call
     with serving([("memory-warn", ours(), {"PRYNAI_LOG_LEVEL": "WARNING"})], logdir) as (quiet,):
         await measure("memory-warn", [quiet.port], [quiet.process.pid])
+
+    # 2c. the same with Entra ID on (AUTH_REQUIRED, keys from the local stand-in, one token reused as a client does)
+    with running_standin() as standin:
+        client = standin.authority.add_client(roles=["Mcp.Invoke"])
+        env = standin.server_env(ENTRA_REQUIRED_APP_ROLES="Mcp.Invoke")
+        with serving([("memory-auth", ours(), env)], logdir) as (protected,):
+            token = standin.authority.mint(client)
+            await measure("memory-auth", [protected.port], [protected.process.pid], token=token)
 
     # 3. ours, Redis, two replicas, per-request rotation
     redis = RedisServer()
@@ -419,6 +432,7 @@ LABELS = {
     "stock": "stock SDK MCPServer, 1 process, in-memory",
     "memory": "PrynAI, in-memory backend, 1 process",
     "memory-warn": "  same, PRYNAI_LOG_LEVEL=WARNING (supplementary)",
+    "memory-auth": "  same, AUTH_REQUIRED (Entra JWT on every request)",
     "redis": "PrynAI, Redis, 2 replicas, per-request rotation",
     "ceiling": "bare Starlette JSON endpoint (ceiling)",
 }
@@ -445,6 +459,9 @@ def report(results: dict[str, LoadResult], extras: dict[str, object], args: argp
     redis_ratio = results["redis"].throughput / stock
     print(f"target in-memory >= 1.20 x stock : {memory_ratio:.2f}  {'MET' if memory_ratio >= 1.2 else 'MISSED'}")
     print(f"target Redis     >= 1.00 x stock : {redis_ratio:.2f}  {'MET' if redis_ratio >= 1.0 else 'MISSED'}")
+    if "memory-auth" in results:
+        auth_ratio = results["memory-auth"].throughput / results["memory"].throughput
+        print(f"target auth on   >= 0.90 x off   : {auth_ratio:.2f}  {'MET' if auth_ratio >= 0.9 else 'MISSED'}")
     for key, label in (("resume_redis", "replica A -> B, Redis"), ("resume_memory", "same process, in-memory")):
         trials = extras.get(key)
         if isinstance(trials, list) and trials:

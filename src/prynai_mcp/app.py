@@ -1,7 +1,8 @@
 """The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /livez, CORS, guards and access logs.
 
 `create_app()` is the container entry (`uvicorn prynai_mcp.app:create_app --factory`); `prynai-mcp serve` uses it too.
-Order of the edge, outermost first: access log -> CORS -> Host/Origin guard -> JSON error bodies -> routes.
+Order of the edge, outermost first: access log -> CORS -> Host/Origin guard -> JSON error bodies -> drain gate ->
+routes. SIGTERM drains the replica before the server stops (`prynai_mcp.drain`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.request_state import RequestStateBoundary
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,6 +23,8 @@ from starlette.middleware.cors import CORSMiddleware
 from prynai_mcp import _sdk
 from prynai_mcp.auth import EntraAuth
 from prynai_mcp.config import Settings
+from prynai_mcp.drain import Drain, watch_stop_signals
+from prynai_mcp.http.draining import RefuseNewRequests
 from prynai_mcp.http.errors import JsonErrorBodies, UnavailableAs503
 from prynai_mcp.http.guard import HostOriginGuard
 from prynai_mcp.http.health import health_routes
@@ -31,7 +35,7 @@ from prynai_mcp.redis_store.request_state import SharedRequestState
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
 from prynai_mcp.sessions.manager import RoamingSessionManager
-from prynai_mcp.sessions.ownership import RequestOwnership, keep_lease
+from prynai_mcp.sessions.ownership import keep_lease
 from prynai_mcp.sessions.recorder import SessionRecorder
 from prynai_mcp.state import RedisBackend
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus
@@ -50,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     entra = EntraAuth.from_settings(settings, MCP_PATH) if settings.auth_required else None
     store = services.backend.store if isinstance(services.backend, RedisBackend) else None
     request_state = SharedRequestState.from_settings(settings, store)
-    mcp = _build_mcp(settings, services, entra, request_state)
+    drain = Drain(settings.prynai_shutdown_grace_seconds)
+    mcp = _build_mcp(settings, services, entra, request_state, drain)
 
     manager = RoamingSessionManager(
         _sdk.lowlevel(mcp),
@@ -60,14 +65,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ownership=services.ownership,
         replica_id=services.replica_id,
         on_session_end=services.backend.forget_session,
+        on_session_used=services.backend.touch_session,
         local_idle_seconds=min(settings.prynai_local_session_idle_seconds, settings.prynai_session_idle_seconds),
         retry_interval_ms=settings.prynai_sse_retry_ms,
         keepalive_seconds=settings.prynai_sse_keepalive_seconds,
+        sse_after_seconds=settings.prynai_sse_after_ms / 1000,
         json_response=settings.prynai_json_response,
         max_request_body_size=settings.prynai_max_body_bytes,
         max_sessions=settings.prynai_max_sessions,
         # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's check is off.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        drain=drain,
     )
     mcp_route, auth_middleware = mcp_routes(MCP_PATH, manager, mcp.settings.auth, entra.verifier if entra else None)
 
@@ -84,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
+                await tasks.start(watch_stop_signals, drain)  # SIGTERM: drain first, then let uvicorn stop
                 _announce(settings, services)
                 yield
                 tasks.cancel_scope.cancel()
@@ -111,11 +120,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allowed_origins=[*settings.cors_allow_origins, *settings.prynai_allowed_origins],
         ),
         Middleware(JsonErrorBodies, path=MCP_PATH),
+        Middleware(RefuseNewRequests, path=MCP_PATH, drain=drain, max_body_bytes=settings.prynai_max_body_bytes),
         Middleware(UnavailableAs503),
         *(entra.edge if entra else []),  # BearerGate: 401/403/503 with the reason, before the SDK's auth middleware
         *auth_middleware,
     ]
-    routes = [*health_routes(services.backend), *mcp_route]
+    routes = [*health_routes(services.backend, drain), *mcp_route]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -124,13 +134,14 @@ def _build_mcp(
     services: Services,
     entra: EntraAuth | None,
     request_state: SharedRequestState | None,
+    drain: Drain,
 ) -> MCPServer[Any]:
     options: dict[str, Any] = {
         "middleware": [
+            drain.track,  # the requests a drain waits for
             mcp_log,
             invalid_params,
             SessionRecorder(services.registry),
-            RequestOwnership(services.ownership),
             *(entra.server_middleware if entra else []),  # PRYNAI_TOOL_ROLES
         ],
         "token_verifier": entra.verifier if entra else None,
@@ -139,15 +150,23 @@ def _build_mcp(
     if request_state is not None:
         options["request_state_security"] = request_state.security
     if not settings.prynai_conformance:
-        return build_server(services, **options)
+        mcp = build_server(services, **options)
+    else:
+        from prynai_mcp import conformance
 
-    from prynai_mcp import conformance
-
-    # The fixture's JSON Schema 2020-12 tool can only be given at construction.
-    mcp = build_server(
-        services, extra_completion=conformance.conformance_completion, tools=conformance.conformance_tools(), **options
-    )
-    conformance.register_conformance_fixture(mcp)
+        # The fixture's JSON Schema 2020-12 tool can only be given at construction.
+        mcp = build_server(
+            services,
+            extra_completion=conformance.conformance_completion,
+            tools=conformance.conformance_tools(),
+            **options,
+        )
+        conformance.register_conformance_fixture(mcp)
+    if request_state is not None:
+        # Only middleware outside the SDK's request-state boundary sees why sealing failed.
+        chain = mcp.middleware
+        boundary = next(i for i, layer in enumerate(chain) if isinstance(layer, RequestStateBoundary))
+        chain.insert(boundary, request_state.explain_seal_failures)
     return mcp
 
 

@@ -7,12 +7,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
 from prynai_mcp.config import Settings
+
+# After the drain (`prynai_mcp.drain`) hands SIGTERM to uvicorn, nothing should be left but answers being flushed, and
+# requests that outlived PRYNAI_SHUTDOWN_GRACE_SECONDS, which are to be cut: uvicorn waits this long, then cancels.
+AFTER_DRAIN_SECONDS = 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending with status 0 after a graceful shutdown.
+
+    uvicorn raises the SIGTERM/SIGINT it handled again once it has shut down, so the process ends "killed by SIGTERM"
+    (143) even when it drained cleanly. Here a handled signal only sets uvicorn's own exit flags (the programmatic way
+    to stop it), as its handler does, without recording the signal for that second raise.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: stop waiting for connections
+        else:
+            self.should_exit = True
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -28,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
     from prynai_mcp.app import create_app
 
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.prynai_host,
         port=settings.port,
@@ -36,12 +57,13 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         ssl_certfile=settings.ssl_certfile or None,
         ssl_keyfile=settings.ssl_keyfile or None,
-        # Open SSE streams would otherwise hold shutdown for as long as clients keep them.
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips="*",
     )
-    return 0
+    server = _Server(config)
+    server.run()
+    return 0 if server.started else 3  # 3: uvicorn's "failed to start"
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     # Suggested reconnect delay sent to SSE clients, and the keep-alive period of quiet GET streams.
     prynai_sse_retry_ms: int = Field(default=1000, gt=0)
     prynai_sse_keepalive_seconds: float = Field(default=10, gt=0)
+    # A request whose answer comes first and within this time is answered with one JSON body; any other gets an SSE
+    # stream (resumable on any replica) once it sends something else or this time passes. 0: always a stream.
+    prynai_sse_after_ms: int = Field(default=250, ge=0)
     # A replica that misses its heartbeat this long is dead: clients resuming its requests are told they were lost.
     prynai_replica_lease_seconds: float = Field(default=3, gt=0)
+    # On SIGTERM/SIGINT, running requests get this long to finish before they are cut (and answered "interrupted" by
+    # the other replicas). Keep it below the platform's kill timeout (Azure Container Apps: 30 s), less ~3 s.
+    prynai_shutdown_grace_seconds: float = Field(default=20, ge=0)
     prynai_max_sessions: int = Field(default=10_000, gt=0)
     prynai_json_response: bool = False
     prynai_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -149,3 +149,19 @@ async def sampling_roams(replicas: Replicas) -> None:
         assert result.content[0].text == "MOCK:late Redis"  # type: ignore[union-attr]
         calls = proxy.replicas_for("tools/call")
         assert calls[-1] != calls[-2], proxy.hops
+
+
+async def test_modern_sampling_before_the_shared_key_loads_says_the_store_is_unavailable() -> None:
+    """Redis down since start-up: a tool that must seal requestState cannot, and the client is told why (-32053),
+    not handed the SDK's bare "Internal error"; a call that needs no sealing still works."""
+    redis = RedisServer()  # chosen port, never started
+    try:
+        with running_replicas(1, redis.url()) as replicas:
+            async with client(replicas[0].mcp_url, "modern", sampling_callback=mock_sampler) as mcp:
+                assert (await mcp.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
+                with anyio.fail_after(FAIL_FAST_SECONDS), pytest.raises(MCPError) as failed:
+                    await mcp.call_tool("summarize_via_client_llm", {"text": "no key yet"})
+        assert failed.value.error.code == STORE_UNAVAILABLE, failed.value.error
+        assert "unavailable" in failed.value.error.message
+    finally:
+        redis.close()

@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from prynai_mcp.sessions.manager import INTERRUPTED
+from tests.support.raw import RawSession, sse_events
 from tests.support.redis import RedisServer, running_redis
 from tests.support.replicas import Replicas, RunningProxy, round_robin_proxy, running_replicas
 
@@ -85,3 +86,26 @@ async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas
         # The session itself was not lost with the replica.
         after = await mcp.call_tool("add", {"a": 20, "b": 22})
         assert after.content[0].text == "42"  # type: ignore[union-attr]
+
+
+async def test_sigkill_during_a_silent_request_interrupts_the_resumed_stream(replicas: Replicas) -> None:
+    """A request that sends nothing for a while still gets a priming event once it outlives PRYNAI_SSE_AFTER_MS, and
+    is claimed before that event leaves: resuming it on the survivor after a SIGKILL ends in "interrupted"."""
+    async with httpx2.AsyncClient(trust_env=False, timeout=30) as http:
+        session = RawSession(http, [replicas[0].mcp_url, replicas[1].mcp_url])
+        await session.open()  # initialize on A, initialized on B
+        body = session.call(4, "long_task", {"steps": 1, "delay_seconds": 30})
+        url = session.url()
+        assert url == replicas[0].mcp_url
+        async with http.stream("POST", url, json=body, headers=session.headers()) as response:
+            with anyio.fail_after(10):
+                priming = await anext(sse_events(response))
+        assert priming.data is None and priming.id
+
+        replicas[0].stop(signal.SIGKILL)
+        headers = session.headers(**{"Last-Event-ID": priming.id, "Accept": "text/event-stream"})
+        with anyio.fail_after(LEASE_SECONDS + 6):
+            async with http.stream("GET", replicas[1].mcp_url, headers=headers) as resumed:
+                events = [event async for event in sse_events(resumed)]
+        (answer,) = [e.data for e in events if e.data]
+        assert answer["id"] == 4 and answer["error"]["code"] == INTERRUPTED

@@ -18,20 +18,24 @@ ACCEPT = "application/json, text/event-stream"
 class SseEvent:
     id: str | None
     data: dict[str, Any] | None
+    retry: int | None = None  # the reconnect delay the event carries, if any
 
 
 async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
-    """The events of an SSE response as they arrive (comments and retry hints skipped)."""
+    """The events of an SSE response as they arrive (comments, and retry hints outside an event, skipped)."""
     event_id: str | None = None
+    retry: int | None = None
     data: list[str] = []
     async for line in response.aiter_lines():
         if line == "":
             text = "\n".join(data).strip()
             if text or event_id:  # a priming event has an id and no data
-                yield SseEvent(event_id, json.loads(text) if text else None)
-            event_id, data = None, []
+                yield SseEvent(event_id, json.loads(text) if text else None, retry)
+            event_id, retry, data = None, None, []
         elif line.startswith("id:"):
             event_id = line[3:].strip()
+        elif line.startswith("retry:"):
+            retry = int(line[6:].strip())
         elif line.startswith("data:"):
             data.append(line[5:].strip())
 

@@ -5,7 +5,8 @@ each can be stopped (SIGTERM or SIGKILL) and started again on its own port. `rou
 in-process HTTP reverse proxy on loopback with no affinity at all: every request, whatever its session, goes to the
 next upstream. It forwards every end-to-end header (`Mcp-Session-Id`, `Last-Event-ID`, ...), streams responses (SSE
 included) through unbuffered, stamps `X-Prynai-Replica: <index>` on each response and records every hop, so a test
-can prove that one client's consecutive requests really landed on different replicas.
+can prove that one client's consecutive requests really landed on different replicas. With `health_interval` it also
+polls each upstream's `/healthz` and leaves out any that does not answer 200, as a health-checking balancer does.
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ class RoundRobinProxy:
     # Upstreams taken out of rotation (as a health-checking balancer would after a replica dies). Indices, and so
     # `Hop.replica` and `X-Prynai-Replica`, keep naming the same upstream.
     down: set[int] = field(default_factory=set)
+    # Seconds between two rounds of `/healthz` checks; None: no checks. Failing upstreams go in `unhealthy`.
+    health_interval: float | None = None
+    unhealthy: set[int] = field(default_factory=set)
     _turn: Iterator[int] = field(default_factory=itertools.count)
     _client: httpx2.AsyncClient | None = None
 
@@ -170,18 +174,36 @@ class RoundRobinProxy:
             await self._forward(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as background:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    # Upstream reads have no timeout: an SSE stream may stay quiet for as long as the test wants.
+                    timeout = httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=None)
+                    self._client = httpx2.AsyncClient(timeout=timeout, trust_env=False)
+                    if self.health_interval is not None:
+                        background.start_soon(self._check_health, self.health_interval)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    background.cancel_scope.cancel()
+                    if self._client is not None:
+                        await self._client.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _check_health(self, interval: float) -> None:
+        assert self._client is not None
         while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                # Upstream reads have no timeout: an SSE stream may stay quiet for as long as the test wants.
-                timeout = httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=None)
-                self._client = httpx2.AsyncClient(timeout=timeout, trust_env=False)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._client is not None:
-                    await self._client.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+            for index, upstream in enumerate(self.upstreams):
+                try:
+                    healthy = (await self._client.get(f"{upstream}/healthz", timeout=1.0)).status_code == 200
+                except httpx2.HTTPError:
+                    healthy = False
+                if healthy:
+                    self.unhealthy.discard(index)
+                else:
+                    self.unhealthy.add(index)
+            await anyio.sleep(interval)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._client is not None
@@ -193,7 +215,7 @@ class RoundRobinProxy:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        live = [index for index in range(len(self.upstreams)) if index not in self.down]
+        live = [index for index in range(len(self.upstreams)) if index not in self.down | self.unhealthy]
         if not live:
             await _send_whole(send, 503, b"no upstream in rotation")
             return
@@ -290,14 +312,19 @@ class RunningProxy:
     def restore(self, index: int) -> None:
         self.proxy.down.discard(index)
 
+    def in_rotation(self) -> list[int]:
+        """The upstreams the next request may go to."""
+        out = self.proxy.down | self.proxy.unhealthy
+        return [index for index in range(len(self.proxy.upstreams)) if index not in out]
+
 
 @contextlib.contextmanager
-def round_robin_proxy(upstreams: Sequence[str]) -> Iterator[RunningProxy]:
+def round_robin_proxy(upstreams: Sequence[str], *, health_interval: float | None = None) -> Iterator[RunningProxy]:
     """Serve a `RoundRobinProxy` over `upstreams` (base URLs) on a random loopback port, in a background thread.
 
     Its own thread and event loop keep it independent of the test's loop (sync and async tests can both use it).
     """
-    proxy = RoundRobinProxy(list(upstreams))
+    proxy = RoundRobinProxy(list(upstreams), health_interval=health_interval)
     port = free_port()
     config = uvicorn.Config(
         proxy,

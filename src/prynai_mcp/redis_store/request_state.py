@@ -13,7 +13,9 @@ Entry: `request_state_security(settings, store)` answers once. `SharedRequestSta
 `MCPServer` takes its policy at construction but Redis is only reachable later (maybe not at start-up at all): a
 codec whose ring is loaded in the lifespan before serving, retried in the background while Redis is down, and
 re-checked periodically so that if Redis loses the key (no persistence, flushed) every replica converges on one again.
-Until a ring is loaded, sealing fails with an internal error and opening with "Invalid or expired requestState".
+Until a ring is loaded, sealing fails and opening answers "Invalid or expired requestState". The SDK turns any
+sealing failure into an opaque internal error; `SharedRequestState.explain_seal_failures` (server middleware placed
+outside the SDK's request-state boundary) gives the client the store-unavailable error (-32053) instead.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
 import anyio.abc
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestState, RequestStateSecurity
+from mcp.shared.exceptions import MCPError
 
 from prynai_mcp.config import Settings
 from prynai_mcp.redis_store import keys as scripts
@@ -39,6 +44,8 @@ _REFRESH_SECONDS = 30.0
 # Keys this replica sealed with before converging on another one stay able to open for a while (tokens live
 # 10 minutes by default; a few ring changes in that time are already an incident).
 _MAX_RING = 4
+# Set by `seal` when it refuses for want of a key, read by `explain_seal_failures` in the same request's task.
+_seal_refused: ContextVar[bool] = ContextVar("prynai_seal_refused", default=False)
 
 
 def new_key() -> str:
@@ -64,6 +71,9 @@ async def request_state_security(settings: Settings, store: RedisStore | None) -
     if store is None:
         return None
     return RequestStateSecurity(keys=[await load_shared_key(store, Keys(settings.prynai_redis_prefix))])
+
+
+_NOT_LOADED = "the shared request-state key has not been loaded from Redis yet"
 
 
 class SharedRequestState:
@@ -96,9 +106,10 @@ class SharedRequestState:
     def seal(self, payload: bytes) -> str:
         codec = self._codec
         if codec is None:
-            # The SDK logs this and answers the client with an internal error; nothing was sealed under a key
-            # another replica could not open.
-            raise StoreUnavailable("the shared request-state key has not been loaded from Redis yet")
+            # Nothing is sealed under a key another replica could not open. The SDK turns this into an internal
+            # error; `explain_seal_failures` tells the client what it really is.
+            _seal_refused.set(True)
+            raise StoreUnavailable(_NOT_LOADED)
         return codec.seal(payload)
 
     def unseal(self, token: str) -> bytes:
@@ -106,6 +117,19 @@ class SharedRequestState:
         if codec is None:
             raise InvalidRequestState("request-state key not loaded")
         return codec.unseal(token)
+
+    async def explain_seal_failures(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Server middleware, outside the SDK's request-state boundary: a result that could not be sealed for want
+        of the shared key is answered with the store-unavailable error, not the SDK's "Internal error"."""
+        token = _seal_refused.set(False)
+        try:
+            return await call_next(ctx)
+        except MCPError:
+            if _seal_refused.get():
+                raise StoreUnavailable(_NOT_LOADED) from None
+            raise
+        finally:
+            _seal_refused.reset(token)
 
     async def load(self) -> None:
         """Adopt the deployment's shared key (or re-offer ours if Redis lost it). Raises `StoreUnavailable`."""

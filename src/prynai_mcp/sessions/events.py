@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
-from mcp.server.streamable_http import GET_STREAM_KEY, EventCallback, EventMessage, EventStore
-from mcp_types import JSONRPCMessage, jsonrpc_message_adapter
+from mcp.server.streamable_http import GET_STREAM_KEY
 
 Message = dict[str, Any]
 Event = tuple[str, Message | None]  # (event id, message; None for a priming event)
@@ -116,43 +115,12 @@ class MemoryEventLog:
                 del self._streams[session_id]
 
 
-class SessionEventStore(EventStore):
-    """The SDK's `EventStore` for one session: what its transport sends is appended to that session's log.
-
-    Replay is not served here: GET requests never reach the SDK transport (the manager serves them from the log
-    directly, on any replica), so the transport never asks.
-    """
-
-    def __init__(self, log: EventLog, session_id: str) -> None:
-        self._log = log
-        self._session_id = session_id
-
-    async def store_event(self, stream_id: str, message: JSONRPCMessage | None) -> str:
-        wire = None if message is None else _to_wire(message)
-        return await self._log.append(self._session_id, stream_id, wire)
-
-    async def replay_events_after(self, last_event_id: str, send_callback: EventCallback) -> str | None:
-        parsed = parse_event_id(last_event_id)
-        if parsed is None:
-            return None
-        entry, stream = parsed
-        for event, message in await self._log.read(self._session_id, stream, entry):
-            if message is not None:
-                await send_callback(EventMessage(jsonrpc_message_adapter.validate_python(message), event))
-        return stream
-
-
-def _to_wire(message: JSONRPCMessage) -> Message:
-    return dict(message.model_dump(by_alias=True, mode="json", exclude_unset=True))
-
-
 __all__ = [
     "GET_STREAM_KEY",
     "Event",
     "EventLog",
     "MemoryEventLog",
     "Message",
-    "SessionEventStore",
     "event_id",
     "parse_event_id",
 ]

@@ -37,17 +37,21 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Scope, Send
 
+from prynai_mcp.drain import Drain
+from prynai_mcp.http.bodies import read_body, replay
 from prynai_mcp.http.errors import jsonrpc_error_response
-from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, SessionEventStore, parse_event_id
+from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, event_id, parse_event_id
 from prynai_mcp.sessions.identity import SESSION_SCOPE_KEY, principal_of
 from prynai_mcp.sessions.inbox import ReplicaInbox
 from prynai_mcp.sessions.ownership import Ownership
 from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
 from prynai_mcp.sessions.request_ids import GlobalRequestIds, owner_of
+from prynai_mcp.sessions.streams import SessionStreams
+from prynai_mcp.sessions.transport import SessionTransport
 
 logger = logging.getLogger(__name__)
 
-OnSessionEnd = Callable[[str], Awaitable[None]]
+OnSession = Callable[[str], Awaitable[None]]
 
 INTERRUPTED = -32054  # implementation-defined server error: the request was lost with the replica running it
 # How often a resumed request stream asks whether the replica running the request still lives.
@@ -64,14 +68,17 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         inbox: ReplicaInbox,
         ownership: Ownership,
         replica_id: str,
-        on_session_end: OnSessionEnd,
+        on_session_end: OnSession,
+        on_session_used: OnSession,
         local_idle_seconds: float,
         retry_interval_ms: int,
         keepalive_seconds: float,
+        sse_after_seconds: float,
         json_response: bool,
         max_request_body_size: int,
         max_sessions: int | None,
         security_settings: TransportSecuritySettings | None = None,
+        drain: Drain | None = None,
     ) -> None:
         super().__init__(
             app,
@@ -88,7 +95,10 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self.ownership = ownership
         self.replica_id = replica_id
         self._on_session_end = on_session_end
+        self._on_session_used = on_session_used
         self._keepalive_seconds = keepalive_seconds
+        self._sse_after_seconds = sse_after_seconds
+        self.drain = drain or Drain(grace_seconds=0)  # GET streams end with a retry hint when it begins
 
     # --- requests ---------------------------------------------------------------------------------------------
 
@@ -108,6 +118,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 logger.warning("session %s presented with another principal's credential", session_id[:64])
             await jsonrpc_error_response(404, "Session not found")(scope, receive, send)
             return
+        await self._used(session_id)
 
         method = scope["method"]
         if method == "GET":
@@ -118,13 +129,13 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             await Response(status_code=200)(scope, receive, send)
             return
         if method == "POST":
-            body = await _read_body(receive)
+            body = await read_body(receive) or b""
             body, elsewhere = self._route_answer(body)
             if elsewhere is not None:
                 await self.inbox.forward(elsewhere, session_id, body)
                 await Response(status_code=202)(scope, receive, send)
                 return
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
 
         if local is None:
             local = await self._restore(record)
@@ -174,7 +185,14 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         async def discard(message: AsgiMessage) -> None:
             return None
 
-        await local.handle_request(scope, _replay(body, _never), discard)
+        await local.handle_request(scope, replay(body, _never), discard)
+
+    async def _used(self, session_id: str) -> None:
+        """Keep what the session recorded (subscriptions, log level) alive as long as the session is."""
+        try:
+            await self._on_session_used(session_id)
+        except Exception as error:  # housekeeping: the request itself must not fail for it
+            logger.warning("could not renew session %s's subscriptions: %s", session_id[:64], error)
 
     # --- GET streams from the event log -----------------------------------------------------------------------
 
@@ -210,7 +228,14 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         quiet = 0.0
         while True:
             block = min(self._keepalive_seconds, _ORPHAN_CHECK_SECONDS) if is_request else self._keepalive_seconds
-            batch = await self.events.read(session_id, stream, after, block_seconds=block)
+            batch = None
+            with self.drain.stream_wait():
+                batch = await self.events.read(session_id, stream, after, block_seconds=block)
+            if batch is None:
+                # This replica is leaving: the client reconnects (through the balancer, to another replica), which
+                # serves the rest of this stream from the shared log.
+                yield _handover(stream, after, self.retry_interval)
+                return
             if not batch and is_request and (lost := await self.ownership.orphaned(session_id, stream)) is not None:
                 await self.events.append(session_id, stream, interrupted_error(lost))
                 continue
@@ -221,6 +246,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 # Quiet: keep proxies from timing the stream out, keep the session alive, stop if it ended.
                 if await self.registry.get(session_id) is None:
                     return
+                await self._used(session_id)
                 yield ": keepalive\n\n"
                 continue
             for event, message in batch:
@@ -233,14 +259,16 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
 
     # --- session life ----------------------------------------------------------------------------------------
 
-    def _new_transport(self, session_id: str) -> StreamableHTTPServerTransport:
-        return StreamableHTTPServerTransport(
-            mcp_session_id=session_id,
-            is_json_response_enabled=self.json_response,
-            event_store=SessionEventStore(self.events, session_id),
-            security_settings=self.security_settings,
-            retry_interval=self.retry_interval,
+    def _new_transport(self, session_id: str) -> SessionTransport:
+        return SessionTransport(
+            session_id,
+            streams=SessionStreams(self.events, session_id, self.ownership),
+            sse_after_seconds=self._sse_after_seconds,
+            keepalive_seconds=self._keepalive_seconds,
+            json_response=self.json_response,
+            retry_interval_ms=self.retry_interval,
             idle_timeout=self.session_idle_timeout,
+            security_settings=self.security_settings,
         )
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
@@ -340,33 +368,15 @@ def interrupted_error(request_id: Any) -> dict[str, Any]:
     }
 
 
+def _handover(stream: str, after: str | None, retry_ms: int | None) -> str:
+    """A draining replica's last event on a stream: where the client stands, as an event id (so a client that got no
+    event yet resumes from here too; entry 0 precedes every entry of either log), and when to reconnect."""
+    retry = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"id: {event_id(after or '0', stream)}\n{retry}data: \n\n"
+
+
 def _answers(message: dict[str, Any], stream: str) -> bool:
     return "method" not in message and ("result" in message or "error" in message) and str(message.get("id")) == stream
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> AsgiMessage:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _never() -> AsgiMessage:

@@ -1,9 +1,10 @@
 """Which replica runs each request of a session, and whether that replica still lives.
 
 A replica holds a lease (renewed by `heartbeat`, dropped by `retire` on graceful shutdown) and claims every request
-it starts; `RequestOwnership` (SDK server middleware) claims and releases around each request of a session. When a
-client resumes a request's stream on another replica (`Last-Event-ID`), that replica asks `orphaned`: a claim whose
-replica holds no lease means the request died with it, and the client is told so instead of waiting forever.
+whose response becomes a resumable SSE stream, before the client gets its first event id (`SessionStreams`); the
+claim is released when the answer is stored. When a client resumes a request's stream on another replica
+(`Last-Event-ID`), that replica asks `orphaned`: a claim whose replica holds no lease means the request died with it,
+and the client is told so instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from prynai_mcp.redis_store.client import RedisStore
 from prynai_mcp.redis_store.keys import Keys
-from prynai_mcp.sessions.identity import session_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -117,25 +116,3 @@ async def keep_lease(
         except Exception as error:  # the store is down: keep trying, the lease is only as good as the store
             logger.warning("could not renew the replica lease: %s", error)
         await anyio.sleep(lease_seconds / 3)
-
-
-class RequestOwnership:
-    """SDK server middleware: claim each request of a session-based session while it runs on this replica."""
-
-    def __init__(self, ownership: Ownership) -> None:
-        self._ownership = ownership
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        session_id = session_id_of(ctx) if ctx.request_id is not None else None
-        if session_id is None or ctx.method == "initialize":
-            return await call_next(ctx)
-        stream = str(ctx.request_id)
-        await self._ownership.claim(session_id, stream, ctx.request_id)
-        try:
-            return await call_next(ctx)
-        finally:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self._ownership.release(session_id, stream)
-                except Exception:  # the answer is already decided; a stale claim only matters if we die
-                    logger.warning("could not release request %s of session %s", stream, session_id)

@@ -57,6 +57,9 @@ class StateBackend(Protocol):
     async def forget_session(self, session_id: str) -> None:
         """Drop everything recorded for an ended session."""
 
+    async def touch_session(self, session_id: str) -> None:
+        """The session was used: what it recorded must live as long as the session does (cheap to call often)."""
+
 
 def create_backend(redis_url: str, prefix: str, *, session_ttl_seconds: float = 30 * 60) -> StateBackend:
     """The backend the configuration asks for: in-memory when no Redis URL is set, else Redis under `prefix`.

@@ -57,3 +57,6 @@ class MemoryBackend:
         self._log_levels.pop(session_id, None)
         for uri in [uri for uri, sessions in self._subscribers.items() if session_id in sessions]:
             await self.unsubscribe(session_id, uri)
+
+    async def touch_session(self, session_id: str) -> None:
+        return None  # nothing here expires on its own: it lives until `forget_session`

@@ -11,6 +11,8 @@ While Redis is unreachable every method but `healthy` raises `StoreUnavailable` 
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -18,6 +20,9 @@ from redis.exceptions import ResponseError
 from prynai_mcp.redis_store import keys as scripts
 from prynai_mcp.redis_store.client import RedisStore
 from prynai_mcp.redis_store.keys import Keys
+
+# Sessions whose last renewal this replica remembers before it prunes the ones too old to matter.
+_MAX_TOUCHED = 10_000
 
 
 class RedisBackend:
@@ -34,6 +39,8 @@ class RedisBackend:
         self._subscribe = store.script(scripts.SUBSCRIBE)
         self._subscribers = store.script(scripts.SUBSCRIBERS)
         self._touch = store.script(scripts.TOUCH_SESSION)
+        self._touch_every = session_ttl_seconds / 10
+        self._touched: dict[str, float] = {}  # session id -> when this replica last renewed its keys
 
     async def start(self) -> None:
         # Connecting is lazy: the server must come up (and report "redis": false) while Redis is still down.
@@ -86,6 +93,7 @@ class RedisBackend:
         return {str(member) for member in members}
 
     async def forget_session(self, session_id: str) -> None:
+        self._touched.pop(session_id, None)
         own = self.keys.session_subscriptions(session_id)
         async with self.store.available():
             uris: Any = await self.store.client.smembers(own)
@@ -96,12 +104,17 @@ class RedisBackend:
                 await tx.execute()
 
     async def touch_session(self, session_id: str) -> None:
-        """Renew the TTL of everything recorded for the session (call it when the session is used).
-
-        Not part of `StateBackend` yet: the session layer decides what counts as use.
-        """
+        # Two round trips, so at most once per tenth of the TTL per session and replica; the keys then live a tenth
+        # longer than the TTL, so they never lapse before the session's own record, which every request renews.
+        now = time.monotonic()
+        if now - self._touched.get(session_id, -math.inf) < self._touch_every:
+            return
+        if len(self._touched) > _MAX_TOUCHED:
+            horizon = now - self._touch_every
+            self._touched = {sid: at for sid, at in self._touched.items() if at >= horizon}
+        self._touched[session_id] = now
         own = self.keys.session_subscriptions(session_id)
         async with self.store.available():
             uris: Any = await self.store.client.smembers(own)
             keys = [self.keys.session_log_level(session_id), own, *(self.keys.subscribers(str(u)) for u in uris)]
-            await self._touch(keys=keys, args=[session_id, self._ttl_ms])
+            await self._touch(keys=keys, args=[session_id, self._ttl_ms + round(self._touch_every * 1000)])
