@@ -80,7 +80,7 @@ class SessionStreams(EventStore):
             return await self._append(stream_id, message)
         if request.priming is not None:
             await request.priming.wait()
-        if not _answers(message, stream_id):
+        if not answers(message, stream_id):
             request.stored = True
             return await self._append(stream_id, message)
         del self._requests[stream_id]
@@ -120,7 +120,8 @@ class SessionStreams(EventStore):
                 logger.warning("could not release request %s of session %s", stream, self._session_id[:64])
 
 
-def _answers(message: JSONRPCMessage | None, stream: str) -> bool:
+def answers(message: JSONRPCMessage | None, stream: str) -> bool:
+    """Whether `message` is the response that ends the request stream `stream`."""
     return isinstance(message, JSONRPCResponse | JSONRPCError) and str(message.id) == stream
 
 

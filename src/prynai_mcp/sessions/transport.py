@@ -42,10 +42,7 @@ from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from mcp_types import (
     DEFAULT_NEGOTIATED_VERSION,
     INTERNAL_ERROR,
-    JSONRPCError,
-    JSONRPCMessage,
     JSONRPCRequest,
-    JSONRPCResponse,
     jsonrpc_message_adapter,
 )
 from mcp_types.version import is_version_at_least
@@ -53,7 +50,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from prynai_mcp.sessions.streams import SessionStreams
+from prynai_mcp.sessions.streams import SessionStreams, answers
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +123,7 @@ class SessionTransport(StreamableHTTPServerTransport):
         self._undecided[stream] = anyio.CancelScope(deadline=anyio.current_time() + self._sse_after)
         try:
             first = await self._first_message(session_message, stream, reader)
-            if first is not None and _answers(first.message, stream):
+            if first is not None and answers(first.message, stream):
                 await self._create_json_response(first.message)(request.scope, request.receive, send)
                 return
             prime = first is None and is_version_at_least(version, "2025-11-25")
@@ -180,7 +177,7 @@ class SessionTransport(StreamableHTTPServerTransport):
             while True:
                 if message is not None:
                     await _send_body(send, _message_event(message))
-                    if _answers(message.message, stream):
+                    if answers(message.message, stream):
                         break
                 with anyio.move_on_after(self._keepalive) as quiet:
                     message = await reader.receive()
@@ -208,10 +205,6 @@ class SessionTransport(StreamableHTTPServerTransport):
             await close()
 
         metadata.close_sse_stream = stream_then_close
-
-
-def _answers(message: JSONRPCMessage, stream: str) -> bool:
-    return isinstance(message, JSONRPCResponse | JSONRPCError) and str(message.id) == stream
 
 
 def _message_event(event: EventMessage) -> bytes:
