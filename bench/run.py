@@ -36,9 +36,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # tests.support: the same Redis the tests use
 
+from entra_standin import running_standin  # noqa: E402
 from loadgen import Connection, LoadResult, mcp_headers, open_session, run_load  # noqa: E402
 
-from prynai_mcp.auth.standin import running_standin  # noqa: E402
 from tests.support.redis import RedisServer, redis_server_binary  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 

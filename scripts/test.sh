@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 uv sync --frozen --quiet
 echo "== ruff"
-uv run --frozen ruff check src tests examples
-uv run --frozen ruff format --check src tests examples
+uv run --frozen ruff check src tests examples devtools bench
+uv run --frozen ruff format --check src tests examples devtools bench
 echo "== mypy"
-uv run --frozen mypy src
+uv run --frozen mypy src devtools/entra_standin/src
 echo "== pytest"
 uv run --frozen pytest "$@"

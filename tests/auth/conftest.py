@@ -4,10 +4,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from entra_standin import RunningStandIn, running_standin
 
 from prynai_mcp.auth.keys import SigningKeys
 from prynai_mcp.auth.policy import EntraPolicy
-from prynai_mcp.auth.standin import RunningStandIn, running_standin
 from prynai_mcp.auth.verifier import EntraTokenVerifier
 
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx2
+from entra_standin import RunningStandIn
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from prynai_mcp.auth.standin import RunningStandIn
 from tests.support.clients import MODES
 from tests.support.server import RunningServer, running_server
 

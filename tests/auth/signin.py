@@ -14,13 +14,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
+from entra_standin import PublicClientApp, RunningStandIn
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from prynai_mcp.auth.entra_client import EntraTokenRequests, without_resource
-from prynai_mcp.auth.standin import PublicClientApp, RunningStandIn
 from tests.auth.protected import http
 from tests.support.clients import MODES
 from tests.support.server import RunningServer

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import msal  # type: ignore[import-untyped]  # MSAL ships no type information
 import pytest
+from entra_standin import ClientApp, RunningStandIn, running_standin
 
-from prynai_mcp.auth.standin import ClientApp, RunningStandIn, running_standin
 from tests.auth.protected import mcp_client, protected_server
 from tests.support.server import RunningServer
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from entra_standin import PublicClientApp, RunningStandIn, running_standin
 from mcp.client.auth import OAuthTokenError
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
-from prynai_mcp.auth.standin import PublicClientApp, RunningStandIn, running_standin
 from tests.auth.forge import payload_of
 from tests.auth.protected import http, protected_server
 from tests.auth.signin import (

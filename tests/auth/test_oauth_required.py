@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from entra_standin import RunningStandIn, StandInAuthority, running_standin
 from mcp.shared.exceptions import MCPError
 
-from prynai_mcp.auth.standin import RunningStandIn, StandInAuthority, running_standin
 from prynai_mcp.auth.tool_roles import FORBIDDEN
 from tests.auth.forge import hs256_with_public_key, tampered, unsigned
 from tests.auth.protected import (

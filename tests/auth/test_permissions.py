@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from entra_standin import RunningStandIn
 
-from prynai_mcp.auth.standin import RunningStandIn
 from tests.auth.conftest import VerifierFactory
 
 

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from entra_standin import RunningStandIn, running_standin
 
 from prynai_mcp.auth.keys import SigningKeys
 from prynai_mcp.auth.policy import EntraPolicy
 from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
-from prynai_mcp.auth.standin import RunningStandIn, running_standin
 from prynai_mcp.auth.verifier import EntraTokenVerifier
 from tests.auth.conftest import FakeClock, VerifierFactory
 

@@ -1,4 +1,4 @@
-"""`python -m prynai_mcp.auth.standin`: the demo stand-in writes a usable env, and a restart keeps rotated keys."""
+"""`python -m entra_standin`: the demo stand-in writes a usable env, and a restart keeps rotated keys."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def read_env(path: Path) -> dict[str, str]:
 
 def start(directory: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "prynai_mcp.auth.standin", "--dir", str(directory)],
+        [sys.executable, "-m", "entra_standin", "--dir", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

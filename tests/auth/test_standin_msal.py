@@ -7,9 +7,9 @@ from pathlib import Path
 import msal  # type: ignore[import-untyped]  # MSAL ships no type information
 import pytest
 import requests
+from entra_standin import RunningStandIn
+from entra_standin.tls import TRUST_VARIABLES
 
-from prynai_mcp.auth.standin import RunningStandIn
-from prynai_mcp.auth.standin.tls import TRUST_VARIABLES
 from tests.auth.conftest import VerifierFactory
 from tests.auth.forge import payload_of
 

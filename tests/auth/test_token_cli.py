@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from prynai_mcp.auth.standin import RunningStandIn, running_standin
+from entra_standin import RunningStandIn, running_standin
 
 
 @pytest.fixture(scope="module")

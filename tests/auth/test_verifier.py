@@ -7,9 +7,9 @@ import time
 
 import jwt
 import pytest
+from entra_standin import RunningStandIn
 
 from prynai_mcp.auth.reasons import Reason, TokenRejected
-from prynai_mcp.auth.standin import RunningStandIn
 from tests.auth.conftest import VerifierFactory
 from tests.auth.forge import hs256_with_public_key, payload_of, tampered, unsigned
 

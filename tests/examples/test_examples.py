@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from entra_standin import RunningStandIn, running_standin
 
-from prynai_mcp.auth.standin import RunningStandIn, running_standin
 from tests.auth.protected import protected_server
 from tests.support.server import RunningServer, running_server
 
@@ -65,7 +65,7 @@ def test_smoke_http_phase1(fresh_server: RunningServer, wire: str) -> None:
 
 @pytest.fixture(scope="module")
 def entra() -> Iterator[RunningStandIn]:
-    """The stand-in as `python -m prynai_mcp.auth.standin` sets it up: a service client and a public client."""
+    """The stand-in as `python -m entra_standin` sets it up: a service client and a public client."""
     with running_standin() as running:
         running.authority.add_client(roles=["Mcp.Invoke"])
         running.authority.add_public_client(redirect_uris=["http://localhost"], permissions=["Mcp.Invoke"])

@@ -4,14 +4,14 @@ credentials; authorization code with PKCE and refresh tokens for public clients)
 from it unmodified.
 
 Tests: `with running_standin() as standin: ...` (in-process, background thread). Demos:
-`uv run python -m prynai_mcp.auth.standin` (foreground; writes the env to use). Needs the dev dependency trustme:
+`uv run python -m entra_standin` (foreground; writes the env to use). Needs the dev dependency trustme:
 the stand-in is never imported by the server itself.
 """
 
-from prynai_mcp.auth.standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
-from prynai_mcp.auth.standin.delegated import DemoUser, PublicClientApp
-from prynai_mcp.auth.standin.runner import RunningStandIn, running_standin
-from prynai_mcp.auth.standin.tls import TlsFiles, make_tls_files
+from entra_standin.authority import ClientApp, ResourceApp, SigningKey, StandInAuthority
+from entra_standin.delegated import DemoUser, PublicClientApp
+from entra_standin.runner import RunningStandIn, running_standin
+from entra_standin.tls import TlsFiles, make_tls_files
 
 __all__ = [
     "ClientApp",

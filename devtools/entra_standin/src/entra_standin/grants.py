@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from prynai_mcp.auth.standin.delegated import (
+from entra_standin.delegated import (
     CHALLENGE,
     ErrorPage,
     Grant,
@@ -27,10 +27,10 @@ from prynai_mcp.auth.standin.delegated import (
     requested_scopes,
     s256,
 )
-from prynai_mcp.auth.standin.errors import ErrorReply, entra_error, error_redirect, with_query
+from entra_standin.errors import ErrorReply, entra_error, error_redirect, with_query
 
 if TYPE_CHECKING:
-    from prynai_mcp.auth.standin.authority import StandInAuthority
+    from entra_standin.authority import StandInAuthority
 
 
 class DelegatedGrants:

@@ -29,7 +29,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from prynai_mcp.auth.standin.delegated import (
+from entra_standin.delegated import (
     CODE_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
     DemoUser,
@@ -37,8 +37,8 @@ from prynai_mcp.auth.standin.delegated import (
     PublicClientApp,
     Redirect,
 )
-from prynai_mcp.auth.standin.errors import entra_error
-from prynai_mcp.auth.standin.grants import DelegatedGrants
+from entra_standin.errors import entra_error
+from entra_standin.grants import DelegatedGrants
 
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 TOKEN_LIFETIME = 3599

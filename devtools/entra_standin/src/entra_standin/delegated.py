@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from prynai_mcp.auth.standin.errors import entra_error
+from entra_standin.errors import entra_error
 
 if TYPE_CHECKING:
-    from prynai_mcp.auth.standin.authority import ResourceApp
+    from entra_standin.authority import ResourceApp
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # where Entra sends a scope that names no resource

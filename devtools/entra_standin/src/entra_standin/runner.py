@@ -13,9 +13,9 @@ from pathlib import Path
 
 import uvicorn
 
-from prynai_mcp.auth.standin.app import standin_app
-from prynai_mcp.auth.standin.authority import ClientApp, StandInAuthority
-from prynai_mcp.auth.standin.tls import TlsFiles, make_tls_files
+from entra_standin.app import standin_app
+from entra_standin.authority import ClientApp, StandInAuthority
+from entra_standin.tls import TlsFiles, make_tls_files
 
 HOST = "127.0.0.1"
 

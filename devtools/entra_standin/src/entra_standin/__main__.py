@@ -1,4 +1,4 @@
-"""`uv run python -m prynai_mcp.auth.standin [--dir .standin] [--port N]`: run the Entra stand-in for a demo.
+"""`uv run python -m entra_standin [--dir .standin] [--port N]`: run the Entra stand-in for a demo.
 
 State (tenant, app registrations, client secret, signing keys, port) is kept in `--dir`, so a restarted stand-in
 is the same authority and servers already configured against it keep working. The directory also gets:
@@ -25,9 +25,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from prynai_mcp.auth.standin.authority import DELEGATED_SCOPES, ClientApp, ResourceApp, SigningKey, StandInAuthority
-from prynai_mcp.auth.standin.delegated import DemoUser, PublicClientApp
-from prynai_mcp.auth.standin.runner import RunningStandIn, serve
+from entra_standin.authority import DELEGATED_SCOPES, ClientApp, ResourceApp, SigningKey, StandInAuthority
+from entra_standin.delegated import DemoUser, PublicClientApp
+from entra_standin.runner import RunningStandIn, serve
 
 DEFAULT_MCP_URL = "http://127.0.0.1:8000/mcp"
 # The demo server requires this scope of users and this app role of services: the PRM document then names the
@@ -106,7 +106,7 @@ def _env_file(running: RunningStandIn, mcp_url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m prynai_mcp.auth.standin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m entra_standin", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(".standin"), help="state and certificates (default .standin)")
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: the saved one, else any free port)")
     parser.add_argument(

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from prynai_mcp.auth.standin.authority import StandInAuthority
-from prynai_mcp.auth.standin.delegated import Redirect
-from prynai_mcp.auth.standin.errors import entra_error
+from entra_standin.authority import StandInAuthority
+from entra_standin.delegated import Redirect
+from entra_standin.errors import entra_error
 
 NO_STORE = {"Cache-Control": "no-store"}
 
