@@ -8,6 +8,6 @@ echo "== ruff"
 uv run --frozen ruff check src tests examples devtools bench
 uv run --frozen ruff format --check src tests examples devtools bench
 echo "== mypy"
-uv run --frozen mypy src devtools/entra_standin/src
+uv run --frozen mypy src devtools/entra_standin/src tests
 echo "== pytest"
 uv run --frozen pytest "$@"

@@ -1,42 +1,22 @@
+"""Verifiers against the shared Entra stand-in (`standin`, in tests/conftest.py) with a clock the test moves."""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from entra_standin import RunningStandIn, running_standin
+from entra_standin import RunningStandIn
 
 from prynai_mcp.auth.keys import SigningKeys
 from prynai_mcp.auth.policy import EntraPolicy
 from prynai_mcp.auth.verifier import EntraTokenVerifier
-
-
-class FakeClock:
-    """Monotonic time the test moves by hand: the refetch rate limit without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def standin() -> Iterator[RunningStandIn]:
-    with running_standin() as running:
-        running.authority.add_client(roles=["Mcp.Invoke"])
-        yield running
+from tests.auth.verifiers import FakeClock, VerifierFactory
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-VerifierFactory = Callable[..., EntraTokenVerifier]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 from entra_standin import RunningStandIn, StandInAuthority, running_standin
 from mcp.shared.exceptions import MCPError
 
-from prynai_mcp.auth.tool_roles import FORBIDDEN
 from tests.auth.forge import hs256_with_public_key, tampered, unsigned
 from tests.auth.protected import (
     LEGACY_VERSION,
@@ -24,11 +23,12 @@ from tests.auth.protected import (
     protected_server,
     www_authenticate,
 )
+from tests.support.documented import TOOL_FORBIDDEN
 from tests.support.server import RunningServer
 
 
 @pytest.fixture(scope="module")
-def authority() -> Iterator[RunningStandIn]:
+def standin() -> Iterator[RunningStandIn]:
     """This module's own stand-in: it rotates keys."""
     with running_standin() as running:
         running.authority.add_client(roles=["Mcp.Invoke"])
@@ -36,51 +36,55 @@ def authority() -> Iterator[RunningStandIn]:
 
 
 @pytest.fixture(scope="module")
-def server(authority: RunningStandIn) -> Iterator[RunningServer]:
-    with protected_server(authority) as running:
+def entra_server(standin: RunningStandIn) -> Iterator[RunningServer]:
+    with protected_server(standin) as running:
         yield running
 
 
-def metadata_url(server: RunningServer) -> str:
-    return f"{server.url}/.well-known/oauth-protected-resource/mcp"
+def metadata_url(entra_server: RunningServer) -> str:
+    return f"{entra_server.url}/.well-known/oauth-protected-resource/mcp"
 
 
-async def post_initialize(standin: RunningStandIn, server: RunningServer, token: str | None) -> Any:
+async def post_initialize(standin: RunningStandIn, entra_server: RunningServer, token: str | None) -> Any:
     async with http(standin, token) as client:
-        return await client.post(server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
+        return await client.post(entra_server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
 
 
-async def test_no_token_gets_401_pointing_at_the_metadata(authority: RunningStandIn, server: RunningServer) -> None:
-    response = await post_initialize(authority, server, None)
+async def test_no_token_gets_401_pointing_at_the_metadata(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    response = await post_initialize(standin, entra_server, None)
     assert response.status_code == 401
     challenge = www_authenticate(response.headers)
     assert challenge.startswith("Bearer ")
-    assert f'resource_metadata="{metadata_url(server)}"' in challenge
+    assert f'resource_metadata="{metadata_url(entra_server)}"' in challenge
     assert response.json()["error"] == "invalid_token"
 
 
-async def test_protected_resource_metadata(authority: RunningStandIn, server: RunningServer) -> None:
-    async with http(authority) as client:
-        response = await client.get(metadata_url(server))
+async def test_protected_resource_metadata(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    async with http(standin) as client:
+        response = await client.get(metadata_url(entra_server))
     assert response.status_code == 200
     document = response.json()
-    assert document["resource"] == server.mcp_url
-    assert document["authorization_servers"] == [f"{authority.url}/{authority.tenant_id}/v2.0"]
-    assert document["scopes_supported"] == [f"{authority.authority.resource.app_id_uri}/Mcp.Invoke"]
+    assert document["resource"] == entra_server.mcp_url
+    assert document["authorization_servers"] == [f"{standin.url}/{standin.tenant_id}/v2.0"]
+    assert document["scopes_supported"] == [f"{standin.authority.resource.app_id_uri}/Mcp.Invoke"]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/livez"])
 @pytest.mark.parametrize("token", [None, "garbage"])
-async def test_health_is_open(authority: RunningStandIn, server: RunningServer, path: str, token: str | None) -> None:
-    async with http(authority, token) as client:
-        response = await client.get(server.url + path)
+async def test_health_is_open(
+    standin: RunningStandIn, entra_server: RunningServer, path: str, token: str | None
+) -> None:
+    async with http(standin, token) as client:
+        response = await client.get(entra_server.url + path)
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
 
 
-async def test_valid_token_lists_and_calls_tools(authority: RunningStandIn, server: RunningServer, wire: str) -> None:
-    token = authority.authority.mint()
-    async with mcp_client(server, authority, token, wire) as mcp:
+async def test_valid_token_lists_and_calls_tools(
+    standin: RunningStandIn, entra_server: RunningServer, wire: str
+) -> None:
+    token = standin.authority.mint()
+    async with mcp_client(entra_server, standin, token, wire) as mcp:
         tools = [tool.name for tool in (await mcp.list_tools()).tools]
         assert {"add", "bump_counter"} <= set(tools)
         result = await mcp.call_tool("add", {"a": 7, "b": 8})
@@ -143,10 +147,10 @@ REFUSALS: list[tuple[Callable[[StandInAuthority], str], str]] = [
 
 @pytest.mark.parametrize(("forge", "words"), REFUSALS, ids=[forge.__name__.strip("_") for forge, _ in REFUSALS])
 async def test_bad_tokens_get_401_with_the_reason(
-    authority: RunningStandIn, server: RunningServer, forge: Callable[[StandInAuthority], str], words: str
+    standin: RunningStandIn, entra_server: RunningServer, forge: Callable[[StandInAuthority], str], words: str
 ) -> None:
-    token = forge(authority.authority)
-    response = await post_initialize(authority, server, token)
+    token = forge(standin.authority)
+    response = await post_initialize(standin, entra_server, token)
     assert response.status_code == 401
     body = response.json()
     assert body["error"] == "invalid_token"
@@ -154,106 +158,108 @@ async def test_bad_tokens_get_401_with_the_reason(
     challenge = www_authenticate(response.headers)
     assert 'error="invalid_token"' in challenge
     assert words in challenge
-    assert f'resource_metadata="{metadata_url(server)}"' in challenge
+    assert f'resource_metadata="{metadata_url(entra_server)}"' in challenge
     assert token not in response.text
 
 
-async def test_missing_app_role_gets_403_naming_it(authority: RunningStandIn, server: RunningServer) -> None:
-    token = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Read"]))
-    response = await post_initialize(authority, server, token)
+async def test_missing_app_role_gets_403_naming_it(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    token = standin.authority.mint(standin.authority.add_client(roles=["Mcp.Read"]))
+    response = await post_initialize(standin, entra_server, token)
     assert response.status_code == 403
     assert response.json() == {"error": "insufficient_scope", "error_description": "Missing app role: Mcp.Invoke"}
     assert 'error="insufficient_scope"' in www_authenticate(response.headers)
 
 
-async def test_missing_delegated_scope_gets_403_naming_it(authority: RunningStandIn, server: RunningServer) -> None:
-    token = authority.authority.mint(scp="User.Read")
-    response = await post_initialize(authority, server, token)
+async def test_missing_delegated_scope_gets_403_naming_it(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    token = standin.authority.mint(scp="User.Read")
+    response = await post_initialize(standin, entra_server, token)
     assert response.status_code == 403
     assert response.json()["error_description"] == "Missing scope: Mcp.Invoke"
-    full = f"{authority.authority.resource.app_id_uri}/Mcp.Invoke"
+    full = f"{standin.authority.resource.app_id_uri}/Mcp.Invoke"
     assert f'scope="{full}"' in www_authenticate(response.headers)
 
 
-async def test_delegated_token_with_the_scope_works(authority: RunningStandIn, server: RunningServer) -> None:
-    token = authority.authority.mint(scp="Mcp.Invoke")
-    async with mcp_client(server, authority, token, "modern") as mcp:
+async def test_delegated_token_with_the_scope_works(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    token = standin.authority.mint(scp="Mcp.Invoke")
+    async with mcp_client(entra_server, standin, token, "modern") as mcp:
         assert (await mcp.call_tool("add", {"a": 1, "b": 2})).content[0].text == "3"  # type: ignore[union-attr]
 
 
-async def test_tool_roles(authority: RunningStandIn, server: RunningServer, wire: str) -> None:
-    reader = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
-    async with mcp_client(server, authority, reader, wire) as mcp:
+async def test_tool_roles(standin: RunningStandIn, entra_server: RunningServer, wire: str) -> None:
+    reader = standin.authority.mint(standin.authority.add_client(roles=["Mcp.Invoke"]))
+    async with mcp_client(entra_server, standin, reader, wire) as mcp:
         with pytest.raises(MCPError) as refused:
             await mcp.call_tool("bump_counter", {})
-        assert refused.value.code == FORBIDDEN
+        assert refused.value.code == TOOL_FORBIDDEN
         assert "bump_counter" in refused.value.message and "Mcp.Write" in refused.value.message
         assert (await mcp.call_tool("add", {"a": 2, "b": 2})).content[0].text == "4"  # type: ignore[union-attr]
-    writer = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke", "Mcp.Write"]))
-    async with mcp_client(server, authority, writer, wire) as mcp:
+    writer = standin.authority.mint(standin.authority.add_client(roles=["Mcp.Invoke", "Mcp.Write"]))
+    async with mcp_client(entra_server, standin, writer, wire) as mcp:
         result = await mcp.call_tool("bump_counter", {})
         assert not result.is_error
 
 
 async def test_legacy_session_with_another_principals_token_is_404(
-    authority: RunningStandIn, server: RunningServer
+    standin: RunningStandIn, entra_server: RunningServer
 ) -> None:
-    owner = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
-    intruder = authority.authority.mint(authority.authority.add_client(roles=["Mcp.Invoke"]))
-    async with http(authority) as client:
+    owner = standin.authority.mint(standin.authority.add_client(roles=["Mcp.Invoke"]))
+    intruder = standin.authority.mint(standin.authority.add_client(roles=["Mcp.Invoke"]))
+    async with http(standin) as client:
         opened = await client.post(
-            server.mcp_url, json=initialize_body(), headers={**STREAM_ACCEPT, "Authorization": f"Bearer {owner}"}
+            entra_server.mcp_url, json=initialize_body(), headers={**STREAM_ACCEPT, "Authorization": f"Bearer {owner}"}
         )
         assert opened.status_code == 200
         session = opened.headers["mcp-session-id"]
         headers = {**STREAM_ACCEPT, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
         initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         done = await client.post(
-            server.mcp_url, json=initialized, headers={**headers, "Authorization": f"Bearer {owner}"}
+            entra_server.mcp_url, json=initialized, headers={**headers, "Authorization": f"Bearer {owner}"}
         )
         assert done.status_code == 202
         listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
         stolen = await client.post(
-            server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {intruder}"}
+            entra_server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {intruder}"}
         )
         assert stolen.status_code == 404
-        mine = await client.post(server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {owner}"})
+        mine = await client.post(
+            entra_server.mcp_url, json=listing, headers={**headers, "Authorization": f"Bearer {owner}"}
+        )
         assert mine.status_code == 200 and "add" in mine.text
 
 
 async def test_unknown_kid_is_refused_after_exactly_one_refetch(
-    authority: RunningStandIn, server: RunningServer
+    standin: RunningStandIn, entra_server: RunningServer
 ) -> None:
     await asyncio.sleep(1.1)  # past the server's refetch interval (PRYNAI_JWKS_REFETCH_SECONDS=1)
-    before = authority.authority.count("jwks")
-    bogus = authority.authority.mint(header={"kid": "kid-nobody-published"})
-    response = await post_initialize(authority, server, bogus)
+    before = standin.authority.count("jwks")
+    bogus = standin.authority.mint(header={"kid": "kid-nobody-published"})
+    response = await post_initialize(standin, entra_server, bogus)
     assert response.status_code == 401
     assert "key the authority does not publish" in response.json()["error_description"]
-    assert authority.authority.count("jwks") == before + 1
-    again = await post_initialize(authority, server, authority.authority.mint(header={"kid": "another-bogus-kid"}))
+    assert standin.authority.count("jwks") == before + 1
+    again = await post_initialize(standin, entra_server, standin.authority.mint(header={"kid": "another-bogus-kid"}))
     assert again.status_code == 401
-    assert authority.authority.count("jwks") == before + 1  # rate limited: no second fetch
+    assert standin.authority.count("jwks") == before + 1  # rate limited: no second fetch
 
 
-async def test_key_rotation_without_restart(authority: RunningStandIn, server: RunningServer) -> None:
-    old = authority.authority.mint()
-    assert (await post_initialize(authority, server, old)).status_code == 200
-    authority.authority.rotate(retire_previous=True)
+async def test_key_rotation_without_restart(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    old = standin.authority.mint()
+    assert (await post_initialize(standin, entra_server, old)).status_code == 200
+    standin.authority.rotate(retire_previous=True)
     await asyncio.sleep(1.1)
-    new = authority.authority.mint()
-    assert (await post_initialize(authority, server, new)).status_code == 200  # new key fetched on first sight
-    refused = await post_initialize(authority, server, old)  # the old key was withdrawn with that fetch
+    new = standin.authority.mint()
+    assert (await post_initialize(standin, entra_server, new)).status_code == 200  # new key fetched on first sight
+    refused = await post_initialize(standin, entra_server, old)  # the old key was withdrawn with that fetch
     assert refused.status_code == 401
     assert "key the authority does not publish" in refused.json()["error_description"]
 
 
-async def test_unreachable_authority_is_503_not_401(authority: RunningStandIn) -> None:
+async def test_unreachable_authority_is_503_not_401(standin: RunningStandIn) -> None:
     # Port 9 on loopback: nothing listens. The server still starts and answers health; /mcp says "try later".
-    with protected_server(authority, ENTRA_AUTHORITY="https://127.0.0.1:9") as server:
-        async with http(authority, authority.authority.mint()) as client:
-            response = await client.post(server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
+    with protected_server(standin, ENTRA_AUTHORITY="https://127.0.0.1:9") as entra_server:
+        async with http(standin, standin.authority.mint()) as client:
+            response = await client.post(entra_server.mcp_url, json=initialize_body(), headers=STREAM_ACCEPT)
             assert response.status_code == 503
             assert response.headers["retry-after"].isdigit()
             assert json.loads(response.text)["error"] == "temporarily_unavailable"
-            assert (await client.get(f"{server.url}/healthz")).status_code == 200
+            assert (await client.get(f"{entra_server.url}/healthz")).status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from entra_standin import RunningStandIn
 
-from tests.auth.conftest import VerifierFactory
+from tests.auth.verifiers import VerifierFactory
 
 
 async def test_application_token_with_the_required_role(

@@ -12,7 +12,7 @@ from prynai_mcp.auth.keys import SigningKeys
 from prynai_mcp.auth.policy import EntraPolicy
 from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
 from prynai_mcp.auth.verifier import EntraTokenVerifier
-from tests.auth.conftest import FakeClock, VerifierFactory
+from tests.auth.verifiers import FakeClock, VerifierFactory
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import requests
 from entra_standin import RunningStandIn
 from entra_standin.tls import TRUST_VARIABLES
 
-from tests.auth.conftest import VerifierFactory
 from tests.auth.forge import payload_of
+from tests.auth.verifiers import VerifierFactory
 
 
 @pytest.fixture

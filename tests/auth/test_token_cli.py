@@ -6,17 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from entra_standin import RunningStandIn, running_standin
-
-
-@pytest.fixture(scope="module")
-def authority() -> Iterator[RunningStandIn]:
-    with running_standin() as running:
-        yield running
+from entra_standin import RunningStandIn
 
 
 def token_command(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,9 +23,9 @@ def token_command(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Comp
     )
 
 
-def test_token_and_decode(authority: RunningStandIn, tmp_path: Path) -> None:
-    client = authority.authority.add_client(roles=["Mcp.Invoke"])
-    env = authority.client_env(client)
+def test_token_and_decode(standin: RunningStandIn, tmp_path: Path) -> None:
+    client = standin.authority.add_client(roles=["Mcp.Invoke"])
+    env = standin.client_env(client)
     plain = token_command(env, tmp_path)
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout.count(".") == 2  # a JWT: header.payload.signature
@@ -43,7 +35,7 @@ def test_token_and_decode(authority: RunningStandIn, tmp_path: Path) -> None:
     described = json.loads(decoded.stdout)
     claims = described["claims"]
     assert described["header"]["alg"] == "RS256"
-    assert claims["aud"] == authority.authority.resource.app_id
+    assert claims["aud"] == standin.authority.resource.app_id
     assert claims["roles"] == ["Mcp.Invoke"]
     assert claims["azp"] == client.client_id
 
@@ -54,9 +46,9 @@ def test_missing_settings_are_named(tmp_path: Path) -> None:
     assert "ENTRA_TENANT_ID" in done.stderr and "SERVER_APP_ID_URI" in done.stderr
 
 
-def test_a_bad_secret_shows_the_authority_reason(authority: RunningStandIn, tmp_path: Path) -> None:
-    client = authority.authority.add_client(roles=["Mcp.Invoke"])
-    env = {**authority.client_env(client), "ENTRA_CLIENT_SECRET": "wrong"}
+def test_a_bad_secret_shows_the_authority_reason(standin: RunningStandIn, tmp_path: Path) -> None:
+    client = standin.authority.add_client(roles=["Mcp.Invoke"])
+    env = {**standin.client_env(client), "ENTRA_CLIENT_SECRET": "wrong"}
     done = token_command(env, tmp_path)
     assert done.returncode == 1
     assert "invalid_client" in done.stderr

@@ -10,8 +10,8 @@ import pytest
 from entra_standin import RunningStandIn
 
 from prynai_mcp.auth.reasons import Reason, TokenRejected
-from tests.auth.conftest import VerifierFactory
 from tests.auth.forge import hs256_with_public_key, payload_of, tampered, unsigned
+from tests.auth.verifiers import VerifierFactory
 
 
 async def rejection(verifier_factory: VerifierFactory, token: str, **policy: object) -> TokenRejected:

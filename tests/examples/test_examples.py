@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from entra_standin import RunningStandIn, running_standin
+from entra_standin import RunningStandIn
 
-from tests.auth.protected import protected_server
 from tests.support.server import RunningServer, running_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -63,24 +62,9 @@ def test_smoke_http_phase1(fresh_server: RunningServer, wire: str) -> None:
     assert second[-1] == "SAMPLING RESULT: sampling unavailable"
 
 
-@pytest.fixture(scope="module")
-def entra() -> Iterator[RunningStandIn]:
-    """The stand-in as `python -m entra_standin` sets it up: a service client and a public client."""
-    with running_standin() as running:
-        running.authority.add_client(roles=["Mcp.Invoke"])
-        running.authority.add_public_client(redirect_uris=["http://localhost"], permissions=["Mcp.Invoke"])
-        yield running
-
-
-@pytest.fixture(scope="module")
-def protected(entra: RunningStandIn) -> Iterator[RunningServer]:
-    with protected_server(entra) as running:
-        yield running
-
-
-def run_oauth_example(name: str, entra: RunningStandIn, server: RunningServer, cwd: Path, *args: str) -> list[str]:
+def run_oauth_example(name: str, standin: RunningStandIn, server: RunningServer, cwd: Path, *args: str) -> list[str]:
     """Run with the settings the stand-in's standin.env gives (and no .env around: `cwd` is empty)."""
-    env = {**os.environ, **entra.client_env(), "PRYNAI_MCP_URL": server.mcp_url}
+    env = {**os.environ, **standin.client_env(), "PRYNAI_MCP_URL": server.mcp_url}
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
     )
@@ -88,30 +72,30 @@ def run_oauth_example(name: str, entra: RunningStandIn, server: RunningServer, c
     return done.stdout.splitlines()
 
 
-def test_oauth_interactive(entra: RunningStandIn, protected: RunningServer, tmp_path: Path, wire: str) -> None:
-    sign_ins = entra.authority.count("authorize")
+def test_oauth_interactive(standin: RunningStandIn, entra_server: RunningServer, tmp_path: Path, wire: str) -> None:
+    sign_ins = standin.authority.count("authorize")
     lines = run_oauth_example(
-        "oauth_interactive.py", entra, protected, tmp_path, "--no-browser", "--show-refresh", "--wire", wire
+        "oauth_interactive.py", standin, entra_server, tmp_path, "--no-browser", "--show-refresh", "--wire", wire
     )
     assert lines == [TOOLS, "ADD RESULT: 15", "STATUS: ok", "REFRESHED: yes"]
-    assert entra.authority.count("authorize") == sign_ins + 1
+    assert standin.authority.count("authorize") == sign_ins + 1
 
 
 def test_oauth_interactive_token_cache_signs_in_once(
-    entra: RunningStandIn, protected: RunningServer, tmp_path: Path
+    standin: RunningStandIn, entra_server: RunningServer, tmp_path: Path
 ) -> None:
     cache = tmp_path / "tokens.json"
-    sign_ins = entra.authority.count("authorize")
+    sign_ins = standin.authority.count("authorize")
     first = run_oauth_example(
-        "oauth_interactive.py", entra, protected, tmp_path, "--no-browser", "--token-cache", str(cache)
+        "oauth_interactive.py", standin, entra_server, tmp_path, "--no-browser", "--token-cache", str(cache)
     )
     assert first == [TOOLS, "ADD RESULT: 15", "STATUS: ok"]
     assert cache.stat().st_mode & 0o077 == 0  # a refresh token: owner only
-    refreshes = entra.authority.count("grant:refresh_token")
+    refreshes = standin.authority.count("grant:refresh_token")
     second = run_oauth_example(
         "oauth_interactive.py",
-        entra,
-        protected,
+        standin,
+        entra_server,
         tmp_path,
         "--no-browser",
         "--show-refresh",
@@ -119,19 +103,19 @@ def test_oauth_interactive_token_cache_signs_in_once(
         str(cache),
     )
     assert second == [TOOLS, "ADD RESULT: 15", "STATUS: ok", "REFRESHED: yes"]
-    assert entra.authority.count("authorize") == sign_ins + 1  # the second run used the cache
-    assert entra.authority.count("grant:refresh_token") == refreshes + 1  # at the authority, not at the MCP server
+    assert standin.authority.count("authorize") == sign_ins + 1  # the second run used the cache
+    assert standin.authority.count("grant:refresh_token") == refreshes + 1  # at the authority, not at the MCP server
 
 
 def test_oauth_interactive_without_a_cache_writes_nothing(
-    entra: RunningStandIn, protected: RunningServer, tmp_path: Path
+    standin: RunningStandIn, entra_server: RunningServer, tmp_path: Path
 ) -> None:
-    run_oauth_example("oauth_interactive.py", entra, protected, tmp_path, "--no-browser")
+    run_oauth_example("oauth_interactive.py", standin, entra_server, tmp_path, "--no-browser")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_oauth_cc_sdk(entra: RunningStandIn, protected: RunningServer, tmp_path: Path, wire: str) -> None:
-    grants = entra.authority.count("grant:client_credentials")
-    lines = run_oauth_example("oauth_cc_sdk.py", entra, protected, tmp_path, "--wire", wire)
+def test_oauth_cc_sdk(standin: RunningStandIn, entra_server: RunningServer, tmp_path: Path, wire: str) -> None:
+    grants = standin.authority.count("grant:client_credentials")
+    lines = run_oauth_example("oauth_cc_sdk.py", standin, entra_server, tmp_path, "--wire", wire)
     assert lines == [TOOLS, "ADD RESULT: 15", "STATUS: ok"]
-    assert entra.authority.count("grant:client_credentials") == grants + 1
+    assert standin.authority.count("grant:client_credentials") == grants + 1

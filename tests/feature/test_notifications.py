@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import mcp_types
-
-from tests.support.clients import client
+from tests.support.clients import Recorder, client
 from tests.support.server import RunningServer
-
-
-class Recorder:
-    """Collects progress and log notifications in arrival order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-
-    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        self.events.append(("progress", (progress, total, message)))
-
-    async def log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
-        self.events.append(("log", (params.level, params.data)))
 
 
 async def test_progress_and_logs_stream_in_order(server: RunningServer, wire: str) -> None:

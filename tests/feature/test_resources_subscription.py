@@ -10,16 +10,10 @@ import anyio
 import pytest
 from mcp.shared.subscriptions import ResourceUpdated
 
-from tests.support.clients import ResourceUpdates, client
+from tests.support.clients import COUNTER, ResourceUpdates, client, read_counter
 from tests.support.server import RunningServer
 
-COUNTER = "prynai://counter"
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
-
-
-async def read_counter(mcp: object) -> int:
-    contents = (await mcp.read_resource(COUNTER)).contents  # type: ignore[attr-defined]
-    return int(contents[0].text)
 
 
 async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: RunningServer) -> None:

@@ -4,7 +4,7 @@ from its priming event."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx2
 import pytest
@@ -12,12 +12,6 @@ import pytest
 from tests.support.clients import client
 from tests.support.raw import RawSession, SseEvent, sse_events
 from tests.support.server import RunningServer, running_server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(trust_env=False, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +86,11 @@ async def test_the_sdk_client_is_served_either_way(
     target = server if sse_after == "default" else always_streaming
     async with client(target.mcp_url, "legacy") as mcp:
         assert (await mcp.call_tool("add", {"a": 40, "b": 2})).structured_content == {"result": 42}
-        progress: list[float] = []
+        seen: list[float] = []
 
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
-            progress.append(value)
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(progress)
 
         result = await mcp.call_tool("long_task", {"steps": 3, "delay_seconds": 0.01}, progress_callback=on_progress)
         assert result.content[0].text == "done"  # type: ignore[union-attr]
-        assert progress == [1, 2, 3]
+        assert seen == [1, 2, 3]

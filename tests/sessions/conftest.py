@@ -17,6 +17,13 @@ def redis() -> Iterator[RedisServer]:
         yield server
 
 
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, which it may stop, kill or restart."""
+    with running_redis() as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def replicas(redis: RedisServer) -> Iterator[Replicas]:
     """Two replicas of one deployment, configured with nothing but REDIS_URL."""

@@ -13,20 +13,16 @@ import functools
 import json
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import anyio.abc
 import httpx2
-import pytest
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from prynai_mcp.http.draining import SHUTTING_DOWN
-from prynai_mcp.sessions.manager import INTERRUPTED
-from tests.support.clients import ResourceUpdates
+from tests.support.clients import ResourceUpdates, legacy_client
+from tests.support.documented import INTERRUPTED, SHUTTING_DOWN
 from tests.support.raw import RawSession, SseEvent, sse_events
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replica, round_robin_proxy, running_replicas
@@ -39,17 +35,6 @@ RETRY_MS = 1000  # PRYNAI_SSE_RETRY_MS, default
 
 def replica_env(grace: float) -> dict[str, str]:
     return {"PRYNAI_SHUTDOWN_GRACE_SECONDS": str(grace)}
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(trust_env=False, timeout=30) as client:
-        yield client
-
-
-def legacy_client(url: str, **options: Any) -> Client:
-    http = httpx2.AsyncClient(trust_env=False, timeout=30)
-    return Client(streamable_http_client(url, http_client=http), mode="legacy", **options)
 
 
 def sigterm(replica: Replica) -> subprocess.Popen[bytes]:
@@ -166,6 +151,7 @@ async def test_sigterm_hands_the_get_stream_over_and_lets_the_running_request_fi
         for request_id in (5, 6):
             await rpc(http, b.mcp_url, session, session.call(request_id, "bump_counter", {}))
         resumed: list[SseEvent] = []
+        assert handover.id is not None
         headers = session.headers(**{"Accept": "text/event-stream", "Last-Event-ID": handover.id})
         async with http.stream("GET", b.mcp_url, headers=headers) as response:
             assert response.status_code == 200

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.clients import client
+from tests.support.clients import client, read_counter
 from tests.support.redis import running_redis
 from tests.support.replicas import running_replicas
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
 
-async def read_counter(url: str, wire: str) -> int:
+async def counter_at(url: str, wire: str) -> int:
     async with client(url, wire) as mcp:
-        contents = (await mcp.read_resource("prynai://counter")).contents
-    return int(contents[0].text)  # type: ignore[union-attr]
+        return await read_counter(mcp)
 
 
 async def test_counter_survives_restarting_every_replica_and_redis() -> None:
@@ -22,11 +21,11 @@ async def test_counter_survives_restarting_every_replica_and_redis() -> None:
         for replica, wire in zip(replicas, ("legacy", "modern"), strict=True):
             async with client(replica.mcp_url, wire) as mcp:
                 await mcp.call_tool("bump_counter", {"by": 21})
-        assert await read_counter(replicas[1].mcp_url, "legacy") == 42
+        assert await counter_at(replicas[1].mcp_url, "legacy") == 42
 
         replicas.stop_all()
         redis.restart()  # SIGTERM, then start again from the same data directory (its AOF)
         replicas.start_all()
 
-        assert await read_counter(replicas[0].mcp_url, "modern") == 42
-        assert await read_counter(replicas[1].mcp_url, "legacy") == 42
+        assert await counter_at(replicas[0].mcp_url, "modern") == 42
+        assert await counter_at(replicas[1].mcp_url, "legacy") == 42

@@ -6,7 +6,7 @@ Two objects built on two separate connection pools stand for two replicas.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -15,16 +15,10 @@ from mcp.server.subscriptions import ResourceUpdated, ServerEvent, ToolsListChan
 from prynai_mcp.redis_store import Keys, RedisStore, StoreUnavailable
 from prynai_mcp.state.redis import RedisBackend
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus, decode_event, encode_event
-from tests.support.redis import RedisServer, running_redis
+from tests.support.redis import RedisServer
 from tests.support.server import free_port
 
 URI = "prynai://counter"
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
 
 
 @pytest.fixture

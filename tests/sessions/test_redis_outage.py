@@ -7,17 +7,18 @@ refuses connections at once and the client's timeouts are about a second; a boun
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
 
 import anyio
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from prynai_mcp.redis_store import STORE_UNAVAILABLE
 from prynai_mcp.sampling import mock_sampler
 from tests.support.clients import client
+from tests.support.documented import STORE_UNAVAILABLE
+from tests.support.raw import ACCEPT, RawSession, initialize_body
 from tests.support.redis import RedisServer, running_redis
 from tests.support.replicas import Replicas, round_robin_proxy, running_replicas
 
@@ -25,12 +26,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprec
 
 COUNTER = "prynai://counter"
 FAIL_FAST_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
 
 
 async def health(url: str) -> tuple[dict[str, object], float]:
@@ -51,7 +46,7 @@ async def bump(url: str, wire: str) -> int:
     async with client(url, wire) as mcp:
         result = await mcp.call_tool("bump_counter", {})
     assert not result.is_error, result
-    return int(result.structured_content["result"])  # type: ignore[index]
+    return int(result.structured_content["result"])
 
 
 async def wait_until_healthy(url: str, seconds: float = 15) -> None:
@@ -165,3 +160,36 @@ async def test_modern_sampling_before_the_shared_key_loads_says_the_store_is_una
         assert "unavailable" in failed.value.error.message
     finally:
         redis.close()
+
+
+async def test_session_requests_get_503_with_retry_after_while_redis_is_down(http: httpx2.AsyncClient) -> None:
+    """What a balancer and a client see at the HTTP level (README: "503 + Retry-After", code -32053): the session
+    lookup needs Redis, so a request of an open session is refused fast and says when to retry."""
+    with running_redis(appendonly=True) as own_redis, running_replicas(1, own_redis.url()) as replicas:
+        url = replicas[0].mcp_url
+        session = RawSession(http, [url])
+        await session.open()
+        own_redis.stop()
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        started = time.monotonic()
+        with anyio.fail_after(FAIL_FAST_SECONDS):
+            refused = await http.post(url, json=listing, headers=session.headers())
+        assert time.monotonic() - started < FAIL_FAST_SECONDS
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["content-type"].startswith("application/json")
+        error = refused.json()["error"]
+        assert error["code"] == STORE_UNAVAILABLE
+        assert error["message"] == "Shared state store (Redis) is unavailable; retry shortly"
+
+        # A new session cannot be registered either: the handshake's answer is the same JSON-RPC error.
+        with anyio.fail_after(FAIL_FAST_SECONDS):
+            opening = await http.post(url, json=initialize_body(3), headers={"Accept": ACCEPT})
+        answers = [line for line in opening.text.splitlines() if line.startswith("data: {")]
+        assert len(answers) == 1, opening.text
+        assert json.loads(answers[0].removeprefix("data: "))["error"]["code"] == STORE_UNAVAILABLE
+
+        own_redis.start()
+        await wait_until_healthy(replicas[0].url)
+        again = await http.post(url, json=listing, headers=session.headers())
+        assert again.status_code == 200 and '"add"' in again.text  # the session outlived the outage

@@ -14,39 +14,33 @@ from collections.abc import Iterator
 import anyio
 import httpx2
 import pytest
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from prynai_mcp.sessions.manager import INTERRUPTED
+from tests.support.clients import legacy_client
+from tests.support.documented import INTERRUPTED
 from tests.support.raw import RawSession, sse_events
-from tests.support.redis import RedisServer, running_redis
+from tests.support.redis import RedisServer
 from tests.support.replicas import Replicas, RunningProxy, round_robin_proxy, running_replicas
 
 LEASE_SECONDS = 1.5
 
 
 @pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
-
-
-@pytest.fixture
-def replicas(redis: RedisServer) -> Iterator[Replicas]:
-    with running_replicas(2, redis.url(), env={"PRYNAI_REPLICA_LEASE_SECONDS": str(LEASE_SECONDS)}) as started:
+def leased_replicas(own_redis: RedisServer) -> Iterator[Replicas]:
+    with running_replicas(2, own_redis.url(), env={"PRYNAI_REPLICA_LEASE_SECONDS": str(LEASE_SECONDS)}) as started:
         yield started
 
 
 @pytest.fixture
-def proxy(replicas: Replicas) -> Iterator[RunningProxy]:
-    with round_robin_proxy(replicas.urls) as running:
+def leased_proxy(leased_replicas: Replicas) -> Iterator[RunningProxy]:
+    with round_robin_proxy(leased_replicas.urls) as running:
         yield running
 
 
-async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas, proxy: RunningProxy) -> None:
-    http = httpx2.AsyncClient(trust_env=False, timeout=30)
-    async with Client(streamable_http_client(proxy.mcp_url, http_client=http), mode="legacy") as mcp:
+async def test_sigkill_mid_request_interrupts_in_bounded_time(
+    leased_replicas: Replicas, leased_proxy: RunningProxy
+) -> None:
+    async with legacy_client(leased_proxy.mcp_url) as mcp:
         outcome: list[BaseException | str] = []
         progressed = anyio.Event()
         answered = anyio.Event()
@@ -68,10 +62,10 @@ async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas
             tasks.start_soon(long_call)
             with anyio.fail_after(10):
                 await progressed.wait()
-            victim = proxy.replicas_for("tools/call")[-1]
-            replicas[victim].stop(signal.SIGKILL)
+            victim = leased_proxy.replicas_for("tools/call")[-1]
+            leased_replicas[victim].stop(signal.SIGKILL)
             killed_at = anyio.current_time()
-            proxy.proxy.upstreams = [replicas[1 - victim].url]  # the balancer drops the dead replica
+            leased_proxy.proxy.upstreams = [leased_replicas[1 - victim].url]  # the balancer drops the dead replica
             with anyio.fail_after(LEASE_SECONDS + 10):
                 await answered.wait()
             waited = anyio.current_time() - killed_at
@@ -88,24 +82,24 @@ async def test_sigkill_mid_request_interrupts_in_bounded_time(replicas: Replicas
         assert after.content[0].text == "42"  # type: ignore[union-attr]
 
 
-async def test_sigkill_during_a_silent_request_interrupts_the_resumed_stream(replicas: Replicas) -> None:
+async def test_sigkill_during_a_silent_request_interrupts_the_resumed_stream(leased_replicas: Replicas) -> None:
     """A request that sends nothing for a while still gets a priming event once it outlives PRYNAI_SSE_AFTER_MS, and
     is claimed before that event leaves: resuming it on the survivor after a SIGKILL ends in "interrupted"."""
     async with httpx2.AsyncClient(trust_env=False, timeout=30) as http:
-        session = RawSession(http, [replicas[0].mcp_url, replicas[1].mcp_url])
+        session = RawSession(http, [leased_replicas[0].mcp_url, leased_replicas[1].mcp_url])
         await session.open()  # initialize on A, initialized on B
         body = session.call(4, "long_task", {"steps": 1, "delay_seconds": 30})
         url = session.url()
-        assert url == replicas[0].mcp_url
+        assert url == leased_replicas[0].mcp_url
         async with http.stream("POST", url, json=body, headers=session.headers()) as response:
             with anyio.fail_after(10):
                 priming = await anext(sse_events(response))
         assert priming.data is None and priming.id
 
-        replicas[0].stop(signal.SIGKILL)
+        leased_replicas[0].stop(signal.SIGKILL)
         headers = session.headers(**{"Last-Event-ID": priming.id, "Accept": "text/event-stream"})
         with anyio.fail_after(LEASE_SECONDS + 6):
-            async with http.stream("GET", replicas[1].mcp_url, headers=headers) as resumed:
+            async with http.stream("GET", leased_replicas[1].mcp_url, headers=headers) as resumed:
                 events = [event async for event in sse_events(resumed)]
         (answer,) = [e.data for e in events if e.data]
         assert answer["id"] == 4 and answer["error"]["code"] == INTERRUPTED

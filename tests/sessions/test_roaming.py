@@ -8,31 +8,17 @@ requests it cares about really did land on different replicas.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import anyio
 import httpx2
-import pytest
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from prynai_mcp.sampling import mock_sampler
-from tests.feature.test_resumability import check_resumption, check_sessions_do_not_mix
-from tests.support.clients import ResourceUpdates
+from tests.support.clients import COUNTER, ResourceUpdates, legacy_client
+from tests.support.documented import SESSION_NOT_FOUND
 from tests.support.raw import RawSession
 from tests.support.redis import RedisServer, running_redis
 from tests.support.replicas import Replicas, RunningProxy, running_replicas
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(trust_env=False, timeout=30) as client:
-        yield client
-
-
-def legacy_client(url: str, **options: object) -> Client:
-    http = httpx2.AsyncClient(trust_env=False, timeout=30)
-    return Client(streamable_http_client(url, http_client=http), mode="legacy", **options)  # type: ignore[arg-type]
+from tests.support.resumption import check_resumption, check_sessions_do_not_mix
 
 
 async def test_tool_calls_roam_across_replicas(proxy: RunningProxy) -> None:
@@ -82,19 +68,42 @@ async def test_sessions_reusing_request_ids_never_mix_across_replicas(
     await check_sessions_do_not_mix([replicas[0].mcp_url, replicas[1].mcp_url], http)
 
 
-async def test_delete_ends_the_session_on_every_replica(replicas: Replicas, http: httpx2.AsyncClient) -> None:
+async def test_delete_ends_the_session_on_every_replica(
+    redis: RedisServer, replicas: Replicas, http: httpx2.AsyncClient
+) -> None:
+    """DELETE removes the record, the event log, the log level and the subscriptions (docs/sessions.md, step 6)."""
     session = RawSession(http, [replicas[0].mcp_url, replicas[1].mcp_url])
-    await session.open()
-    for replica in replicas:  # both replicas serve it (and so hold a local copy)
-        ok = await http.post(replica.mcp_url, json=session.call(1, "add", {"a": 1, "b": 1}), headers=session.headers())
-        assert ok.status_code == 200
+    sid = await session.open()
+    for request_id, method, params in (
+        (1, "resources/subscribe", {"uri": COUNTER}),
+        (2, "logging/setLevel", {"level": "debug"}),
+    ):
+        done = await http.post(
+            session.url(),
+            json={"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
+            headers=session.headers(),
+        )
+        assert done.status_code == 200, done.text
+    for replica in replicas:  # both replicas serve it (and so hold a local copy); progress makes it a logged stream
+        ok = await http.post(
+            replica.mcp_url, json=session.call(10 + replica.index, "long_task", {"steps": 1}), headers=session.headers()
+        )
+        assert ok.status_code == 200 and "done" in ok.text
+    store = redis.client()
+    kept = {key for key in store.keys("*") if sid in key}
+    assert {f"prynai:session:{sid}", f"prynai:session:{sid}:loglevel", f"prynai:session:{sid}:subs"} <= kept, kept
+    assert any(":stream:" in key for key in kept), kept
+    assert store.zscore(f"prynai:sub:{COUNTER}", sid) is not None
+
     assert (await http.delete(replicas[0].mcp_url, headers=session.headers())).status_code == 200
+    assert {key for key in store.keys("*") if sid in key} == set()
+    assert store.zscore(f"prynai:sub:{COUNTER}", sid) is None
     for replica in replicas:
         gone = await http.post(
-            replica.mcp_url, json=session.call(2, "add", {"a": 1, "b": 1}), headers=session.headers()
+            replica.mcp_url, json=session.call(20, "add", {"a": 1, "b": 1}), headers=session.headers()
         )
         assert gone.status_code == 404
-        assert gone.json()["error"]["message"] == "Session not found"
+        assert gone.json()["error"]["message"] == SESSION_NOT_FOUND
 
 
 async def test_a_session_survives_restarting_every_replica_and_redis(http: httpx2.AsyncClient) -> None:

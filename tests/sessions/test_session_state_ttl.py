@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from tests.feature.test_notifications import Recorder
-from tests.support.clients import ResourceUpdates, client
+from tests.support.clients import Recorder, ResourceUpdates, client
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replicas, RunningProxy, round_robin_proxy, running_replicas
 

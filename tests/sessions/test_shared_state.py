@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from mcp.client import Client
 from mcp.shared.subscriptions import ResourceUpdated
 
-from tests.support.clients import ResourceUpdates, client
+from tests.support.clients import COUNTER, ResourceUpdates, client, read_counter
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replicas, RunningProxy, running_replicas
 
-COUNTER = "prynai://counter"
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
-
-
-async def read_counter(mcp: Client) -> int:
-    contents = (await mcp.read_resource(COUNTER)).contents
-    return int(contents[0].text)  # type: ignore[union-attr]
 
 
 async def test_counter_bumped_on_one_replica_reads_the_same_on_another(replicas: Replicas, wire: str) -> None:

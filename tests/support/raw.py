@@ -40,6 +40,16 @@ async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
             data.append(line[5:].strip())
 
 
+def initialize_body(request_id: int | str = 0) -> dict[str, Any]:
+    """A session-based `initialize` request."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+    }
+
+
 class RawSession:
     """One session-based MCP session over plain HTTP; `url()` picks the replica for each request."""
 
@@ -63,13 +73,7 @@ class RawSession:
         return headers
 
     async def open(self) -> str:
-        init = {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-        }
-        async with self.http.stream("POST", self.url(), json=init, headers=self.headers()) as response:
+        async with self.http.stream("POST", self.url(), json=initialize_body(0), headers=self.headers()) as response:
             assert response.status_code == 200, await response.aread()
             self.session_id = response.headers["mcp-session-id"]
             async for event in sse_events(response):

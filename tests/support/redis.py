@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
+
 from tests.support.server import free_port, stop
 
 STARTUP_TIMEOUT = 20.0
@@ -61,6 +63,10 @@ class RedisServer:
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        """A plain synchronous client, to look at what the server stored (keys, TTLs) as an operator would."""
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, decode_responses=True)
 
     @property
     def running(self) -> bool:

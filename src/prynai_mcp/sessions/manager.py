@@ -137,6 +137,13 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 return
             receive = replay(body, receive)
 
+        local = self._server_instances.get(session_id)  # again: the awaits above may have let it expire
+        if local is not None and _expiring(local):
+            # Its local idle period ran out as this request arrived: the copy is going away and would answer 404
+            # for a session that is alive. Let it go and restore a fresh one. No await lies between this check and
+            # `handle_request`, which holds the copy open from its first line.
+            await self._discard_session(session_id, local)
+            local = None
         if local is None:
             local = await self._restore(record)
             if local is None:
@@ -345,6 +352,16 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             finally:
                 await self._discard_session(session_id, transport)
 
+    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        """Forget the session's local copy only if `transport` still is that copy: when a stale copy that expired
+        ends after a fresh one replaced it, the fresh one stays tracked (else it would run on, untracked)."""
+        if self._server_instances.get(session_id) is not transport:
+            if not transport.is_terminated:
+                with anyio.CancelScope(shield=True):
+                    await transport.terminate()
+            return
+        await super()._discard_session(session_id, transport)
+
     async def _end_session(self, session_id: str) -> None:
         await self.registry.delete(session_id)
         await self.events.delete_session(session_id)
@@ -353,6 +370,11 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         if local is not None:
             await self._discard_session(session_id, local)
         logger.info("session %s ended by the client", session_id, extra={"event": "session_end"})
+
+
+def _expiring(local: StreamableHTTPServerTransport) -> bool:
+    """A local copy that ended, or whose idle period has run out (the SDK then answers it as terminated)."""
+    return local.is_terminated or (local.idle_scope is not None and local.idle_scope.cancel_called)
 
 
 def interrupted_error(request_id: Any) -> dict[str, Any]:
