@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line on stdout, for the HTTP exchange and for each MCP message.
 
-`configure_logging` is called once at start-up; `AccessLog` (ASGI) records every HTTP request and `McpLog` (SDK
-server middleware) records every JSON-RPC request with its method, tool, session, outcome and duration.
+`configure_logging` is called once at start-up; `AccessLog` (ASGI) records every HTTP request and `mcp_log` (SDK
+server middleware) records every JSON-RPC request with its method, tool, session, caller, outcome and duration.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import warnings
 from datetime import UTC, datetime
 from typing import Any
 
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
 from starlette.datastructures import Headers
@@ -100,6 +102,16 @@ class AccessLog:
             )
 
 
+def caller_client_id(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """The client id (`azp`/`appid`) of the token that authenticated this request; None when auth is off."""
+    # The HTTP request that carried this message holds the authenticated user; the SDK's context variable is the
+    # fallback for transports that do not pass the request along (as in auth/tool_roles.py).
+    request = ctx.request
+    user = getattr(request, "scope", {}).get("user") if request is not None else None
+    token = user.access_token if isinstance(user, AuthenticatedUser) else get_access_token()
+    return token.client_id if token is not None else None
+
+
 async def mcp_log(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """SDK server middleware: one `mcp` line per JSON-RPC request (notifications are not logged)."""
     if ctx.request_id is None:
@@ -120,6 +132,7 @@ async def mcp_log(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> H
                 "tool": tool,
                 "session": session_id_of(ctx),
                 "protocol_version": ctx.protocol_version,
+                "client_id": caller_client_id(ctx),  # which agent called: the operator's first question
                 "status": outcome,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             },
