@@ -124,6 +124,8 @@ class StandInAuthority:
     user: DemoUser = field(default_factory=lambda: DemoUser(str(uuid.uuid4()), f"user@{DEFAULT_DOMAIN}"))
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     requests: Counter[str] = field(default_factory=Counter)
+    # Lifetime of client-credentials tokens; tests shorten it to see renewal without waiting an hour.
+    app_token_lifetime: int = TOKEN_LIFETIME
     # Lifetimes of what delegated sign-in hands out; tests shorten them to see expiry without waiting an hour.
     code_lifetime: float = CODE_LIFETIME
     user_token_lifetime: int = TOKEN_LIFETIME
@@ -429,11 +431,12 @@ class StandInAuthority:
                 9010010,
                 "The resource parameter provided in the request doesn't match with the requested scopes.",
             )
-        token = self.mint(client, tenant_id=tenant_id)
+        lifetime = self.app_token_lifetime
+        token = self.mint(client, tenant_id=tenant_id, lifetime=lifetime)
         return 200, {
             "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME,
-            "ext_expires_in": TOKEN_LIFETIME,
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
             "access_token": token,
         }
 
