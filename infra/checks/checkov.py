@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+
 # The version every machine runs; .ci/run fetches it ahead of the tests.
 CHECKOV = "checkov==3.3.30"
 FRAMEWORKS = ("bicep", "arm", "dockerfile")
@@ -70,7 +72,8 @@ class Report:
 
 
 def command(root: Path) -> list[str]:
-    arguments = ["uvx", "--quiet", "--from", CHECKOV, "checkov", "--directory", str(root), "--skip-download"]
+    arguments = ["uv", "tool", "run", "--quiet", "--from", CHECKOV, "checkov", "--directory", str(root)]
+    arguments += ["--skip-download"]
     arguments += ["--output", "json", "--framework", *FRAMEWORKS]
     for pattern in SKIPPED_PATHS:
         arguments += ["--skip-path", pattern]
@@ -79,7 +82,8 @@ def command(root: Path) -> list[str]:
 
 def run(root: Path, timeout: float = 600) -> Report:
     """checkov over `root` (the infra/ folder: Bicep under azure/, the Dockerfile under docker/ when present)."""
-    done = subprocess.run(command(root), capture_output=True, text=True, timeout=timeout, check=False)
+    # From the repository, so uv (and a pyenv shim in front of it) picks the project's Python for the tool.
+    done = subprocess.run(command(root), capture_output=True, text=True, timeout=timeout, check=False, cwd=REPOSITORY)
     try:
         output = json.loads(done.stdout)
     except json.JSONDecodeError:
