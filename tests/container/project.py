@@ -90,7 +90,7 @@ class Project:
         return loaded
 
     def containers(self, service: str) -> list[str]:
-        return self.run("ps", "-q", service).stdout.split()
+        return self.run("ps", "-a", "-q", service).stdout.split()
 
     def logs(self, service: str | None = None) -> str:
         args = ["logs", "--no-color"] + ([service] if service else [])
