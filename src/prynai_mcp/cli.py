@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 import uvicorn
+from pydantic import ValidationError
 
 from prynai_mcp.config import Settings
 
@@ -44,11 +45,15 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["prynai_port"] = args.port
     if args.conformance:
         overrides["prynai_conformance"] = True
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-
     from prynai_mcp.app import create_app
 
-    app = create_app(settings)
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        app = create_app(settings)
+    except (ValidationError, ValueError) as error:
+        # A setting that cannot work: say which and why in one line, not with a traceback.
+        print(f"error: {_configuration_error(error)}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         host=settings.prynai_host,
@@ -64,6 +69,14 @@ def _serve(args: argparse.Namespace) -> int:
     server = _Server(config)
     server.run()
     return 0 if server.started else 3  # 3: uvicorn's "failed to start"
+
+
+def _configuration_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}" for problem in error.errors()
+        )
+    return str(error)
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -182,4 +182,4 @@ def _complete_from(values: list[str], prefix: str) -> Completion:
 if __name__ == "__main__":
     from prynai_mcp.cli import main
 
-    main(["serve"])
+    raise SystemExit(main(["serve"]))

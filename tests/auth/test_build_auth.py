@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from prynai_mcp.auth import EntraAuth, build_auth
+from prynai_mcp.auth import build_auth
 from prynai_mcp.config import Settings
 
 TENANT = "11111111-2222-4333-8444-555555555555"
@@ -65,7 +69,30 @@ def test_unusable_configuration_fails_at_start(overrides: dict[str, Any], words:
         build_auth(settings(**overrides))
 
 
-def test_entra_auth_bundles_gate_and_tool_roles() -> None:
-    entra = EntraAuth.from_settings(settings(prynai_tool_roles="bump_counter=Mcp.Write"))
-    assert len(entra.edge) == 1
-    assert len(entra.server_middleware) == 1  # needs PRYNAI_TOOL_ROLES declared in config.py
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"AUTH_REQUIRED": "true", "ENTRA_TENANT_ID": TENANT},
+            "error: ENTRA_AUDIENCES is empty: name the server app's client id and/or its App ID URI",
+        ),
+        ({"PRYNAI_MAX_SESSIONS": "0"}, "error: PRYNAI_MAX_SESSIONS: Input should be greater than 0"),
+        (
+            {"AUTH_REQUIRED": "true", "ENTRA_TENANT_ID": TENANT, "ENTRA_AUDIENCES": APP, "PRYNAI_TOOL_ROLES": "add"},
+            "error: PRYNAI_TOOL_ROLES",
+        ),
+    ],
+)
+def test_serve_refuses_an_unusable_configuration_in_one_line(env: dict[str, str], message: str, tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PRYNAI_", "ENTRA_", "AUTH_", "REDIS_", "SSL_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "prynai_mcp.cli", "serve", "--port", "9"],  # never bound: it stops before listening
+        env={**clean, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(message), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -263,3 +263,19 @@ async def test_unreachable_authority_is_503_not_401(standin: RunningStandIn) -> 
             assert response.headers["retry-after"].isdigit()
             assert json.loads(response.text)["error"] == "temporarily_unavailable"
             assert (await client.get(f"{entra_server.url}/healthz")).status_code == 200
+
+
+async def test_public_url_names_the_resource_behind_a_proxy(standin: RunningStandIn) -> None:
+    """Behind a proxy or ingress, PRYNAI_PUBLIC_URL is the address clients use: the 401 points there, and so does
+    the RFC 9728 document (served at the same path here, as the proxy forwards it)."""
+    public = "https://mcp.example.com/mcp"
+    with protected_server(standin, PRYNAI_PUBLIC_URL=public, PRYNAI_ALLOWED_HOSTS="mcp.example.com") as proxied:
+        async with http(standin) as client:
+            refused = await client.post(
+                proxied.mcp_url, json=initialize_body(), headers={**STREAM_ACCEPT, "Host": "mcp.example.com"}
+            )
+            document = (await client.get(metadata_url(proxied), headers={"Host": "mcp.example.com"})).json()
+    assert refused.status_code == 401
+    expected = 'resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"'
+    assert expected in www_authenticate(refused.headers)
+    assert document["resource"] == public

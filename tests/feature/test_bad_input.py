@@ -9,7 +9,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.support.server import RunningServer
+from tests.support.documented import HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, SESSION_NOT_FOUND
+from tests.support.server import RunningServer, running_server
 
 ACCEPT = "application/json, text/event-stream"
 INITIALIZE = {
@@ -20,10 +21,22 @@ INITIALIZE = {
 }
 
 
+@pytest.fixture(scope="module")
+def target() -> Iterator[RunningServer]:
+    """This module's own server, so its log holds only what these requests caused."""
+    with running_server() as running:
+        yield running
+
+
 @pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=server.url, trust_env=False, timeout=10.0) as http_client:
+def http(target: RunningServer) -> Iterator[httpx2.Client]:
+    """A synchronous client for `target`; after the test, the server must have logged no traceback and no 500."""
+    since = target.log_size()
+    with httpx2.Client(base_url=target.url, trust_env=False, timeout=10.0) as http_client:
         yield http_client
+    written = target.log(since)
+    assert "Traceback" not in written
+    assert not [r for r in target.log_records(since) if r.get("event") == "http" and r.get("status", 0) >= 500]
 
 
 def post(http: httpx2.Client, body: bytes | str, **headers: str) -> httpx2.Response:
@@ -42,26 +55,27 @@ def error_of(response: httpx2.Response) -> dict[str, Any]:
 def test_malformed_json_is_a_parse_error(http: httpx2.Client) -> None:
     response = post(http, "{not json")
     assert response.status_code == 400
-    assert error_of(response)["code"] == -32700
+    assert error_of(response)["code"] == PARSE_ERROR
 
 
 def test_a_json_value_that_is_not_json_rpc_is_refused(http: httpx2.Client) -> None:
     response = post(http, "[1, 2]")
     assert response.status_code == 400
-    assert error_of(response)["code"] == -32602
+    assert error_of(response)["code"] == INVALID_PARAMS
 
 
 def test_wrong_content_type(http: httpx2.Client) -> None:
     response = post(http, json.dumps(INITIALIZE), **{"Content-Type": "text/plain"})
     assert response.status_code == 400
     error = error_of(response)
-    assert error["code"] == -32600 and "Content-Type" in error["message"]
+    assert error["code"] == INVALID_REQUEST and "Content-Type" in error["message"]
 
 
 def test_oversized_body_is_413(http: httpx2.Client) -> None:
     response = post(http, b'{"pad":"' + b"a" * (4 * 1024 * 1024 + 1) + b'"}')
     assert response.status_code == 413
-    assert "too large" in error_of(response)["message"]
+    error = error_of(response)
+    assert error["code"] == INVALID_REQUEST and "too large" in error["message"]
 
 
 def test_unknown_session_is_404(http: httpx2.Client) -> None:
@@ -71,13 +85,13 @@ def test_unknown_session_is_404(http: httpx2.Client) -> None:
         **{"Mcp-Session-Id": "0" * 32, "Mcp-Protocol-Version": "2025-11-25"},
     )
     assert response.status_code == 404
-    assert error_of(response)["message"] == "Session not found"
+    assert error_of(response) == {"code": INVALID_REQUEST, "message": SESSION_NOT_FOUND}
 
 
 def test_malformed_session_id_is_404(http: httpx2.Client) -> None:
     response = post(http, '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', **{"Mcp-Session-Id": "../x y"})
     assert response.status_code == 404
-    assert error_of(response)["message"] == "Session not found"
+    assert error_of(response) == {"code": INVALID_REQUEST, "message": SESSION_NOT_FOUND}
 
 
 def test_missing_session_id_is_400(http: httpx2.Client) -> None:
@@ -95,7 +109,7 @@ def test_get_without_session_is_400(http: httpx2.Client) -> None:
 def test_unsupported_http_method_is_405(http: httpx2.Client) -> None:
     response = http.put("/mcp", headers={"Accept": ACCEPT})
     assert response.status_code == 405
-    assert error_of(response)["code"] == -32600
+    assert error_of(response)["code"] == INVALID_REQUEST
 
 
 def test_foreign_host_is_421(http: httpx2.Client) -> None:
@@ -132,7 +146,31 @@ def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
     response = post(http, json.dumps(call), **{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
     assert response.status_code == 400
     error = error_of(response)
-    assert error["code"] == -32020 and "mcp-method" in error["message"].lower()
+    assert error["code"] == HEADER_MISMATCH and "mcp-method" in error["message"].lower()
+
+
+def test_modern_name_header_mismatch_is_400(http: httpx2.Client) -> None:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 8,
+        "method": "tools/call",
+        "params": {
+            "name": "add",
+            "arguments": {"a": 1, "b": 2},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    headers = {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
+    response = post(http, json.dumps(call), **headers)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == HEADER_MISMATCH and "mcp-name" in error["message"].lower()
+    # The same call with the right name is served: the header, not the call, was refused.
+    served = post(http, json.dumps(call), **{**headers, "Mcp-Name": "add"})
+    assert served.status_code == 200, served.text
 
 
 def test_modern_request_without_envelope_is_400(http: httpx2.Client) -> None:
@@ -143,10 +181,3 @@ def test_modern_request_without_envelope_is_400(http: httpx2.Client) -> None:
     )
     assert response.status_code == 400
     assert "protocolVersion" in error_of(response)["message"]
-
-
-def test_no_request_left_a_traceback_or_a_500(server: RunningServer, http: httpx2.Client) -> None:
-    # Runs after the others in this module (pytest keeps file order) against the same server.
-    log = server.log()
-    assert "Traceback" not in log
-    assert '"status": 500' not in log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.clients import Recorder, client
+from tests.support.clients import Recorder, client, text_of
 from tests.support.server import RunningServer
 
 
@@ -47,4 +47,6 @@ async def test_long_task_rejects_out_of_range_steps(server: RunningServer, wire:
     async with client(server.mcp_url, wire) as mcp:
         result = await mcp.call_tool("long_task", {"steps": 0})
     assert result.is_error
-    assert "steps" in result.content[0].text  # type: ignore[union-attr]
+    text = text_of(result)
+    assert text.startswith("Error executing tool long_task: 1 validation error"), text
+    assert "\nsteps\n  Input should be greater than or equal to 1" in text, text

@@ -34,10 +34,13 @@ async def test_legacy_subscribe_receives_updates_until_unsubscribed(server: Runn
 
         await subscriber.unsubscribe_resource(COUNTER)
         await other.call_tool("bump_counter", {})
-        # The subscriber's own request after the bump proves the server finished it; give a stray event time too.
-        await anyio.sleep(0.5)
-        assert await read_counter(subscriber) == before + 3
-        assert updates.uris == [COUNTER]
+        # The sentinel: subscribe again and bump once more. Updates reach the GET stream in order, so a stray update
+        # for the unsubscribed bump would arrive before the sentinel's.
+        await subscriber.subscribe_resource(COUNTER)
+        await other.call_tool("bump_counter", {})
+        assert await updates.wait_for(2) == [COUNTER, COUNTER]
+        assert await read_counter(subscriber) == before + 4
+        assert updates.uris == [COUNTER, COUNTER]
 
 
 async def test_legacy_subscription_is_per_uri(server: RunningServer) -> None:
@@ -46,8 +49,12 @@ async def test_legacy_subscription_is_per_uri(server: RunningServer) -> None:
     async with client(server.mcp_url, "legacy", message_handler=updates) as subscriber:
         await subscriber.subscribe_resource("prynai://status")
         await subscriber.call_tool("bump_counter", {})
-        await anyio.sleep(0.5)
-    assert updates.uris == []
+        # The sentinel: the first update to arrive must be the one for the subscription taken after that bump.
+        await subscriber.subscribe_resource(COUNTER)
+        await subscriber.call_tool("bump_counter", {})
+        assert await updates.wait_for(1) == [COUNTER]
+        assert await read_counter(subscriber) >= 2
+    assert updates.uris == [COUNTER]
 
 
 async def test_modern_listen_hears_bump_from_another_client(server: RunningServer) -> None:
@@ -63,11 +70,17 @@ async def test_modern_listen_hears_bump_from_another_client(server: RunningServe
 
 
 async def test_modern_listen_for_other_uri_hears_nothing(server: RunningServer) -> None:
-    async with client(server.mcp_url, "modern") as listener:
-        async with listener.listen(resource_subscriptions=["prynai://status"]) as subscription:
-            await listener.call_tool("bump_counter", {})
-            with anyio.move_on_after(0.5) as waited:
-                await subscription.__anext__()
+    async with (
+        client(server.mcp_url, "modern") as listener,
+        listener.listen(resource_subscriptions=["prynai://status"]) as elsewhere,
+        listener.listen(resource_subscriptions=[COUNTER]) as sentinel,
+    ):
+        await listener.call_tool("bump_counter", {})
+        # The sentinel listener hears the bump: by then the server has fanned it out to every listener.
+        with anyio.fail_after(5):
+            assert await sentinel.__anext__() == ResourceUpdated(uri=COUNTER)
+        with anyio.move_on_after(0.2) as waited:  # past the fan-out, a last look for a stray event
+            await elsewhere.__anext__()
         assert waited.cancelled_caught, "an update for prynai://counter reached a prynai://status listener"
 
 
@@ -82,3 +95,5 @@ async def test_legacy_subscriber_hears_a_modern_bump(server: RunningServer) -> N
         await modern.call_tool("bump_counter", {})
         with anyio.fail_after(5):
             await updates.arrived.wait()
+        assert updates.uris == [COUNTER]
+        assert await read_counter(subscriber) == await read_counter(modern)

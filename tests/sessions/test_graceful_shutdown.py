@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import httpx2
+import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.support.clients import ResourceUpdates, legacy_client
@@ -38,9 +39,13 @@ def replica_env(grace: float) -> dict[str, str]:
 
 
 def sigterm(replica: Replica) -> subprocess.Popen[bytes]:
+    return stop_with(replica, signal.SIGTERM)
+
+
+def stop_with(replica: Replica, stop_signal: signal.Signals) -> subprocess.Popen[bytes]:
     assert replica.server is not None
     process = replica.server.process
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop_signal)
     return process
 
 
@@ -220,8 +225,9 @@ async def test_an_sdk_client_keeps_its_session_across_a_sigterm(redis: RedisServ
             assert all(hop.replica == survivor for hop in later)
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT (Ctrl+C)"])
 async def test_a_draining_replica_says_so_and_takes_no_new_request(
-    redis: RedisServer, http: httpx2.AsyncClient
+    redis: RedisServer, http: httpx2.AsyncClient, stop_signal: signal.Signals
 ) -> None:
     with running_replicas(2, redis.url(), env=replica_env(GRACE)) as replicas:
         a, b = replicas[0], replicas[1]
@@ -244,7 +250,7 @@ async def test_a_draining_replica_says_so_and_takes_no_new_request(
             tasks.start_soon(run_long_task)
             with anyio.fail_after(10):
                 await progressed.wait()
-            process = sigterm(a)
+            process = stop_with(a, stop_signal)
 
             with anyio.fail_after(2):
                 while True:  # a balancer's probe polls too
@@ -254,6 +260,8 @@ async def test_a_draining_replica_says_so_and_takes_no_new_request(
                     await anyio.sleep(0.05)
             assert health.status_code == 503
             assert health.json() == {"status": "draining", "redis": True}
+            live = await http.get(f"{a.url}/livez")  # alive while it drains: no platform restart is wanted
+            assert live.status_code == 200 and live.json() == {"status": "ok"}
             assert (await http.get(f"{b.url}/healthz")).json()["status"] == "ok"
 
             # A new request: refused, with a JSON-RPC error body and a hint to come back (elsewhere).

@@ -124,13 +124,21 @@ async def test_a_session_survives_restarting_every_replica_and_redis(http: httpx
 
 
 async def test_idle_sessions_expire_on_every_replica(redis: RedisServer, http: httpx2.AsyncClient) -> None:
-    env = {"PRYNAI_SESSION_IDLE_SECONDS": "1.5", "PRYNAI_REDIS_PREFIX": "idle-test"}
+    idle = 1.5
+    env = {"PRYNAI_SESSION_IDLE_SECONDS": str(idle), "PRYNAI_REDIS_PREFIX": "idle-test"}
     with running_replicas(2, redis.url(), env=env) as short_lived:
-        session = RawSession(http, [short_lived[0].mcp_url, short_lived[1].mcp_url])
+        session, used = (RawSession(http, [short_lived[0].mcp_url, short_lived[1].mcp_url]) for _ in range(2))
         await session.open()
-        await anyio.sleep(2.5)
+        await used.open()
+        for _ in range(3):  # one session used every half idle period, the other left alone
+            await anyio.sleep(idle / 2)
+            assert (
+                await http.post(used.url(), json=used.call(1, "echo", {"text": "x"}), headers=used.headers())
+            ).status_code == 200
+        await anyio.sleep(idle / 2 + 0.5)  # the other is now past its idle time by a margin
         for replica in short_lived:
             expired = await http.post(
                 replica.mcp_url, json=session.call(1, "add", {"a": 1, "b": 1}), headers=session.headers()
             )
             assert expired.status_code == 404
+            assert expired.json()["error"]["message"] == SESSION_NOT_FOUND

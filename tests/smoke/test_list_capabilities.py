@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.support.clients import client
+from tests.support.clients import PROTOCOLS, client, text_of
 from tests.support.server import RunningServer
-
-EXPECTED_VERSION = {"legacy": "2025-11-25", "modern": "2026-07-28"}
 
 
 async def test_lists_the_whole_surface(server: RunningServer, wire: str) -> None:
     async with client(server.mcp_url, wire) as mcp:
-        assert mcp.protocol_version == EXPECTED_VERSION[wire]
+        assert mcp.protocol_version == PROTOCOLS[wire]
         assert mcp.server_info is not None and mcp.server_info.name == "prynai-mcp"
 
         tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
@@ -62,4 +60,7 @@ async def test_echo_and_a_tool_error_are_reported(server: RunningServer, wire: s
 
         bad = await mcp.call_tool("add", {"a": "two", "b": 3})
         assert bad.is_error
-        assert "a" in bad.content[0].text  # type: ignore[union-attr]
+        text = text_of(bad)
+        # The tool, the field and what is wrong with it.
+        assert text.startswith("Error executing tool add: 1 validation error"), text
+        assert "\na\n  Input should be a valid integer" in text, text

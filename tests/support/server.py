@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -36,8 +38,26 @@ class RunningServer:
     def mcp_url(self) -> str:
         return f"{self.url}/mcp"
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def log(self, since: int = 0) -> str:
+        """What the server printed (from byte offset `since`: see `log_size`)."""
+        with self.log_path.open("rb") as file:
+            file.seek(since)
+            return file.read().decode(errors="replace")
+
+    def log_size(self) -> int:
+        """Where the log ends now: `log(since=...)` then reads what a test made the server write."""
+        return self.log_path.stat().st_size
+
+    def log_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The log's JSON lines (one object per line, as operators read them); other lines as `{"raw": line}`."""
+        records: list[dict[str, Any]] = []
+        for line in self.log(since).splitlines():
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+            records.append(parsed if isinstance(parsed, dict) else {"raw": line})
+        return records
 
 
 def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -78,12 +98,18 @@ def running_server(
     scheme: str = "http",
     verify: ssl.SSLContext | bool = True,
     port: int | None = None,
+    command: Sequence[str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[RunningServer]:
-    """Run `prynai-mcp serve` with `env` added to a clean environment; yield once /livez answers."""
+    """Run `prynai-mcp serve` with `env` added to a clean environment; yield once /livez answers.
+
+    `command` replaces `prynai-mcp serve --host 127.0.0.1 --port PORT` (then the server must listen on `port` by its
+    own settings); `cwd` is where it runs (a `.env` there is read)."""
     port = port or free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="prynai-server-", suffix=".log", delete=False)
-    command = [sys.executable, "-m", "prynai_mcp.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=_clean_env(env), stdout=log_file, stderr=subprocess.STDOUT)
+    if command is None:
+        command = [sys.executable, "-m", "prynai_mcp.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=_clean_env(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT)
     server = RunningServer(url=f"{scheme}://127.0.0.1:{port}", process=process, log_path=Path(log_file.name))
     try:
         _wait_ready(server, verify)

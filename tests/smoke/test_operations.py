@@ -1,0 +1,124 @@
+"""What an operator relies on: the health endpoints, the status resource naming the deployment, the JSON log lines
+and their level, how the server is started (`python -m prynai_mcp.server`, `PRYNAI_HOST`/`PRYNAI_PORT`, 8443 with
+TLS) and the SSE reconnect delay it advertises (README: "Run it", "Settings", "HTTP endpoints", "Logs")."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx2
+import pytest
+import trustme
+
+from tests.support.clients import client, read_status
+from tests.support.raw import PROTOCOL, RawSession
+from tests.support.server import RunningServer, free_port, running_server
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_health_endpoints_without_redis(server: RunningServer, http: httpx2.AsyncClient) -> None:
+    healthz = await http.get(f"{server.url}/healthz")
+    assert healthz.status_code == 200
+    assert healthz.json() == {"status": "ok", "redis": None}  # null: no Redis configured
+    assert healthz.headers["cache-control"] == "no-store"
+    livez = await http.get(f"{server.url}/livez")
+    assert livez.status_code == 200 and livez.json() == {"status": "ok"}
+
+
+async def test_status_names_the_deployment(wire: str) -> None:
+    with running_server({"PRYNAI_ENV": "staging", "PRYNAI_BUILD": "3f2a9c1"}) as named:
+        async with client(named.mcp_url, wire) as mcp:
+            status = await read_status(mcp)
+    assert status["environment"] == "staging" and status["build"] == "3f2a9c1"
+    assert status["version"] == version("prynai-mcp")
+    assert status["backend"] == "memory" and status["status"] == "ok"
+    assert isinstance(status["uptime_seconds"], int | float) and status["uptime_seconds"] >= 0
+
+
+async def test_each_request_gets_an_http_and_an_mcp_log_line(server: RunningServer, http: httpx2.AsyncClient) -> None:
+    since = server.log_size()
+    session = RawSession(http, [server.mcp_url])
+    sid = await session.open()
+    answered = await http.post(server.mcp_url, json=session.call(5, "add", {"a": 2, "b": 3}), headers=session.headers())
+    assert answered.status_code == 200
+    records = server.log_records(since)
+
+    calls = [r for r in records if r.get("event") == "mcp" and r.get("method") == "tools/call" and r["session"] == sid]
+    assert len(calls) == 1, records
+    call = calls[0]
+    assert (call["tool"], call["protocol_version"], call["status"], call["level"]) == ("add", PROTOCOL, "ok", "info")
+    assert isinstance(call["duration_ms"], int | float) and call["duration_ms"] >= 0
+    assert call["logger"] == "prynai_mcp.mcp" and call["ts"].endswith("+00:00")
+
+    posts = [r for r in records if r.get("event") == "http" and r["session"] == sid and r["http_method"] == "POST"]
+    assert [r["status"] for r in posts] == [200, 202, 200]  # initialize, notifications/initialized, the call
+    assert all(r["path"] == "/mcp" and isinstance(r["duration_ms"], int | float) for r in posts)
+
+
+async def test_log_level_warning_drops_the_request_lines(http: httpx2.AsyncClient) -> None:
+    with running_server({"PRYNAI_LOG_LEVEL": "WARNING"}) as quiet:
+        session = RawSession(http, [quiet.mcp_url])
+        await session.open()
+        await http.post(quiet.mcp_url, json=session.call(5, "add", {"a": 2, "b": 3}), headers=session.headers())
+        await http.get(f"{quiet.url}/healthz")
+        records = quiet.log_records()
+    assert [r for r in records if r.get("level") in ("debug", "info")] == []
+    assert not [r for r in records if "raw" in r and r["raw"].strip()], records  # nothing printed outside JSON
+
+
+async def test_python_m_server_serves_on_the_default_port(tmp_path: Path, http: httpx2.AsyncClient) -> None:
+    if not port_is_free(8000):
+        pytest.skip("port 8000 on 127.0.0.1 is taken by another program: the default port cannot be shown")
+    command = [sys.executable, "-m", "prynai_mcp.server"]
+    with running_server(port=8000, command=command, cwd=tmp_path) as default:
+        assert default.url == "http://127.0.0.1:8000"
+        assert (await http.get("http://127.0.0.1:8000/healthz")).json() == {"status": "ok", "redis": None}
+        async with client("http://127.0.0.1:8000/mcp", "modern") as mcp:
+            assert (await mcp.call_tool("add", {"a": 2, "b": 3})).structured_content == {"result": 5}
+    assert default.process.returncode == 0  # SIGTERM: drained and exited cleanly
+
+
+async def test_host_and_port_come_from_the_environment(tmp_path: Path, http: httpx2.AsyncClient) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "prynai_mcp.cli", "serve"]
+    env = {"PRYNAI_HOST": "127.0.0.1", "PRYNAI_PORT": str(port)}
+    with running_server(env, port=port, command=command, cwd=tmp_path):
+        assert (await http.get(f"http://127.0.0.1:{port}/livez")).status_code == 200
+
+
+async def test_tls_serves_https_on_8443_by_default(tmp_path: Path) -> None:
+    if not port_is_free(8443):
+        pytest.skip("port 8443 on 127.0.0.1 is taken by another program: the default TLS port cannot be shown")
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key = tmp_path / "127.0.0.1+1.pem", tmp_path / "127.0.0.1+1-key.pem"  # mkcert's names, as the README
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(cert))
+    certificate.private_key_pem.write_to_path(str(key))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    command = [sys.executable, "-m", "prynai_mcp.cli", "serve"]
+    env = {"SSL_CERTFILE": str(cert), "SSL_KEYFILE": str(key)}
+    with running_server(env, port=8443, command=command, cwd=tmp_path, scheme="https", verify=context) as tls:
+        assert tls.url == "https://127.0.0.1:8443"
+        async with httpx2.AsyncClient(verify=context, trust_env=False) as https:
+            assert (await https.get("https://127.0.0.1:8443/healthz")).json()["status"] == "ok"
+        with pytest.raises(httpx2.HTTPError):  # no plain HTTP on the TLS port
+            async with httpx2.AsyncClient(trust_env=False) as plain:
+                await plain.get("http://127.0.0.1:8443/healthz")
+
+
+async def test_get_streams_advertise_the_configured_retry(http: httpx2.AsyncClient) -> None:
+    with running_server({"PRYNAI_SSE_RETRY_MS": "700"}) as configured:
+        session = RawSession(http, [configured.mcp_url])
+        await session.open()
+        async with http.stream("GET", configured.mcp_url, headers=session.headers(Accept="text/event-stream")) as get:
+            first = await anext(get.aiter_lines())
+    assert first == "retry: 700"
