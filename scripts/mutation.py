@@ -49,24 +49,35 @@ TARGETS = {
         "tests/feature/test_bad_input.py tests/feature/test_http_edge.py "
         "tests/sessions/test_redis_outage.py::test_session_requests_get_503_with_retry_after_while_redis_is_down",
     ),
-    "verifier": Target(
-        "src/prynai_mcp/auth/verifier.py", "tests/auth/test_verifier.py tests/auth/test_permissions.py"
-    ),
+    "verifier": Target("src/prynai_mcp/auth/verifier.py", "tests/auth/test_verifier.py tests/auth/test_permissions.py"),
     "keys": Target("src/prynai_mcp/auth/keys.py", "tests/auth/test_signing_keys.py tests/auth/test_verifier.py"),
     "session-end": Target(
         "src/prynai_mcp/sessions/manager.py",
-        "tests/feature/test_resumability.py tests/feature/test_sessions.py "
+        "tests/feature/test_sessions.py tests/feature/test_resumability.py "
         "tests/sessions/test_roaming.py::test_delete_ends_the_session_on_every_replica "
         "tests/sessions/test_roaming.py::test_idle_sessions_expire_on_every_replica",
-        functions=("_end_session", "_discard_session", "_expire_idle", "_serve_stream", "_used"),
+        functions=("_end_session", "_discard_session", "_expiring"),
     ),
-    "registry": Target(
+    "session-registry": Target(
         "src/prynai_mcp/sessions/registry.py",
-        "tests/feature/test_sessions.py tests/sessions/test_roaming.py",
+        "tests/feature/test_sessions.py tests/feature/test_resumability.py",
+        functions=("get", "delete", "create"),
+    ),
+    "redis-session-end": Target(
+        "src/prynai_mcp/sessions/redis_stores.py",
+        "tests/sessions/test_roaming.py::test_delete_ends_the_session_on_every_replica "
+        "tests/sessions/test_roaming.py::test_idle_sessions_expire_on_every_replica tests/sessions/test_event_log.py",
+        functions=("get", "delete", "create", "delete_session"),
+    ),
+    "redis-state-end": Target(
+        "src/prynai_mcp/state/redis.py",
+        "tests/sessions/test_roaming.py::test_delete_ends_the_session_on_every_replica "
+        "tests/sessions/test_session_state_ttl.py tests/sessions/test_redis_backend.py",
+        functions=("forget_session", "touch_session"),
     ),
     "memory-state": Target(
         "src/prynai_mcp/state/memory.py",
-        "tests/feature/test_resources_subscription.py tests/feature/test_notifications.py tests/feature/test_sessions.py",
+        "tests/feature/test_resources_subscription.py tests/feature/test_notifications.py",
     ),
 }
 
