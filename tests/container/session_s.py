@@ -31,6 +31,7 @@ class SessionS:
         self.updates = 0
         self.last_event_id: str | None = None
         self.get_streams_opened = 0
+        self._changed = anyio.Event()  # set (and replaced) at every update
 
     @property
     def session_id(self) -> str:
@@ -91,6 +92,8 @@ class SessionS:
                             if event.data and event.data.get("method") == UPDATED:
                                 assert event.data["params"]["uri"] == COUNTER
                                 self.updates += 1
+                                self._changed.set()
+                                self._changed = anyio.Event()
                     else:
                         await response.aread()  # 503 while draining or while Redis is away: try again
             except httpx2.HTTPError:
@@ -103,8 +106,8 @@ class SessionS:
         before = self.updates
         text, _ = await self.call("bump_counter", {})
         with anyio.fail_after(within):
-            while self.updates == before:  # the GET stream task counts them
-                await anyio.sleep(0.05)
+            while self.updates == before:  # no await between this test and the wait: no update slips by
+                await self._changed.wait()
         done, notes = await self.call("long_task", {"steps": 2, "delay_seconds": 0.05})
         assert done == "done"
         assert [n for n in notes if n.get("method") == "notifications/progress"], notes

@@ -162,6 +162,7 @@ def test_mcp_runs_as_configured(project: Project, image: ProductImage) -> None:
     project.run("up", "-d", "--build")
     wait_for_health(project.variables["URL"], {"status": "ok", "redis": True}, STARTUP_TIMEOUT, diagnostics=project)
     [container] = project.containers("mcp")
+    wait_healthy(project, container)
     inspected = project.inspect(container)
     assert inspected["HostConfig"]["ReadonlyRootfs"] is True
     assert inspected["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
@@ -171,3 +172,14 @@ def test_mcp_runs_as_configured(project: Project, image: ProductImage) -> None:
     assert env["PRYNAI_ENV"] == "container" and env["PRYNAI_BUILD"] == image.commit
     # Settings left unset stay unset in the container, so the server's own defaults apply.
     assert "AUTH_REQUIRED" not in env and "PRYNAI_SHUTDOWN_GRACE_SECONDS" not in env
+
+
+def wait_healthy(project: Project, container: str) -> None:
+    """The container's own HEALTHCHECK says healthy (the test override runs it every second)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        health = project.inspect(container)["State"].get("Health") or {}
+        if health.get("Status") == "healthy":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not healthy: {project.inspect(container)['State'].get('Health')}")
