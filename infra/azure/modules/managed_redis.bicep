@@ -1,8 +1,8 @@
 // Azure Managed Redis (Microsoft.Cache/redisEnterprise), the default shared state of every replica. TLS only, on
 // port 10000; access keys are disabled, so the only way in is Microsoft Entra ID: the app's managed identity holds
 // the database's access-policy assignment, and the server authenticates with a token for https://redis.azure.com.
-// The Enterprise clustering policy keeps one endpoint, so a plain (non-cluster) Redis client works, provided keys used
-// together in one script share a hash slot.
+// Not clustered by default: one shard answers every key, so the server's multi-key Lua scripts work as on any Redis.
+// (EnterpriseCluster also gives one endpoint, but refuses a script whose keys fall in different hash slots.)
 
 @description('Cluster name: letters, digits and hyphens.')
 param name string
@@ -18,6 +18,13 @@ param highAvailability bool = true
 
 @description('Append-only-file persistence, so a Redis restart loses no session.')
 param persistence bool = true
+
+@description('NoCluster (sizes up to 25 GB; can be changed to a cluster later) or EnterpriseCluster (keys used together must share a hash slot).')
+@allowed([
+  'NoCluster'
+  'EnterpriseCluster'
+])
+param clusteringPolicy string = 'NoCluster'
 
 @description('Object id of the identity given data access (the app\'s).')
 param principalId string
@@ -53,7 +60,7 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
   properties: {
     clientProtocol: 'Encrypted'
     port: 10000
-    clusteringPolicy: 'EnterpriseCluster'
+    clusteringPolicy: clusteringPolicy
     // Sessions and the event log must never be evicted to make room: a full Redis refuses writes instead.
     evictionPolicy: 'NoEviction'
     accessKeysAuthentication: 'Disabled'
