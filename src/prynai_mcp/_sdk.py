@@ -16,3 +16,11 @@ def lowlevel(mcp: MCPServer[Any]) -> Server[Any]:
     """The low-level server behind `MCPServer` (`_lowlevel_server`): the only way to add methods it does not serve,
     such as the legacy `resources/subscribe` (DESIGN.md section 3)."""
     return mcp._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+
+
+def validate_tool_arguments(mcp: MCPServer[Any], name: str, arguments: dict[str, Any]) -> None:
+    """Validate `arguments` for the tool `name` as MCPServer will (`_tool_manager`, `fn_metadata`), raising pydantic's
+    `ValidationError`; nothing for an unknown tool (MCPServer reports that itself)."""
+    tool = mcp._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
+    if tool is not None:
+        tool.fn_metadata.validate_arguments(arguments)

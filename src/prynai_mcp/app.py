@@ -31,6 +31,7 @@ from prynai_mcp.http.health import health_routes
 from prynai_mcp.http.mcp_routes import mcp_routes
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
 from prynai_mcp.protocol_errors import invalid_params
+from prynai_mcp.redis_store.client import report_store_outages
 from prynai_mcp.redis_store.request_state import SharedRequestState
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
@@ -39,6 +40,7 @@ from prynai_mcp.sessions.ownership import keep_lease
 from prynai_mcp.sessions.recorder import SessionRecorder
 from prynai_mcp.state import RedisBackend
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus
+from prynai_mcp.tool_arguments import ArgumentErrors
 
 MCP_PATH = "/mcp"
 MCP_HEADERS = ["Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
@@ -136,13 +138,16 @@ def _build_mcp(
     request_state: SharedRequestState | None,
     drain: Drain,
 ) -> MCPServer[Any]:
+    argument_errors = ArgumentErrors()
     options: dict[str, Any] = {
         "middleware": [
             drain.track,  # the requests a drain waits for
             mcp_log,
+            report_store_outages,
             invalid_params,
             SessionRecorder(services.registry),
             *(entra.server_middleware if entra else []),  # PRYNAI_TOOL_ROLES
+            argument_errors,  # after the permission check: a forbidden tool says so, whatever its arguments
         ],
         "token_verifier": entra.verifier if entra else None,
         "auth": entra.settings if entra else None,
@@ -162,6 +167,7 @@ def _build_mcp(
             **options,
         )
         conformance.register_conformance_fixture(mcp)
+    argument_errors.bind(mcp)
     if request_state is not None:
         # Only middleware outside the SDK's request-state boundary sees why sealing failed.
         chain = mcp.middleware

@@ -194,3 +194,11 @@ async def test_json_response_answers_every_post_with_one_json_body(http: httpx2.
         assert response.headers["content-type"].startswith("application/json"), response.text
         body = response.json()
         assert body["id"] == 3 and body["result"]["content"][0]["text"] == "done"
+
+
+@pytest.mark.parametrize(("host", "status"), [("[::1]:8000", 200), ("[::1]", 200), ("[::2]:8000", 421)])
+async def test_ipv6_loopback_host_is_in_the_default_list(
+    server: RunningServer, http: httpx2.AsyncClient, host: str, status: int
+) -> None:
+    response = await initialize(http, server.mcp_url, Host=host)
+    assert response.status_code == status, response.text

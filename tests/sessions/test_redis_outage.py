@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import anyio
 import httpx2
@@ -74,6 +75,17 @@ async def test_health_reports_redis_and_liveness_does_not_depend_on_it(own_redis
         await wait_until_healthy(url)
 
 
+def assert_reported_without_internals(answer: str, error: dict[str, Any], log: list[dict[str, Any]]) -> None:
+    """The client gets the reason, a retry hint and an id; the log has what went wrong under that id."""
+    data = error["data"]
+    assert set(data) == {"reason", "retryAfterSeconds", "requestId"}, data
+    assert data["reason"] == "store_unavailable" and data["retryAfterSeconds"] >= 1
+    assert "ConnectionError" not in answer and "127.0.0.1" not in answer and "Errno" not in answer
+    logged = [r for r in log if r.get("request_id") == data["requestId"]]
+    assert len(logged) == 1, log
+    assert logged[0]["level"] == "warning" and "ConnectionError" in logged[0]["message"]
+
+
 async def test_modern_tool_call_fails_fast_with_a_json_rpc_error_then_recovers(own_redis: RedisServer) -> None:
     with running_replicas(1, own_redis.url()) as replicas:
         url = replicas[0].mcp_url
@@ -88,6 +100,8 @@ async def test_modern_tool_call_fails_fast_with_a_json_rpc_error_then_recovers(o
         assert failed.value.error.code == STORE_UNAVAILABLE
         assert "unavailable" in failed.value.error.message
         assert elapsed < FAIL_FAST_SECONDS
+        refusal = failed.value.error.model_dump()
+        assert_reported_without_internals(json.dumps(refusal), refusal, replicas[0].log_records())
 
         # Redis is back (same port, no persistence: the counter restarts), the replica was never restarted.
         own_redis.start()
@@ -181,6 +195,7 @@ async def test_session_requests_get_503_with_retry_after_while_redis_is_down(htt
         error = refused.json()["error"]
         assert error["code"] == STORE_UNAVAILABLE
         assert error["message"] == "Shared state store (Redis) is unavailable; retry shortly"
+        assert_reported_without_internals(refused.text, error, replicas[0].log_records())
 
         # A new session cannot be registered either: the handshake's answer is the same JSON-RPC error.
         with anyio.fail_after(FAIL_FAST_SECONDS):

@@ -84,6 +84,10 @@ class Replica:
     def log(self) -> str:
         return self.server.log() if self.server is not None else ""
 
+    def log_records(self) -> list[dict[str, Any]]:
+        """The running process's JSON log lines (see `RunningServer.log_records`)."""
+        return self.server.log_records() if self.server is not None else []
+
 
 class Replicas:
     """`count` replicas with the same environment (one deployment)."""

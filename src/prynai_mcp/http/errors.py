@@ -102,6 +102,9 @@ class UnavailableAs503:
             retry_after = getattr(error, "retry_after", None)
             if retry_after is None or started:
                 raise
+            report = getattr(error, "report", None)  # the internal detail goes to the log, under the client's id
+            if callable(report):
+                report()
             body = jsonrpc_error_body(error.error.message, error.error.code, error.error.data)
             response = Response(
                 body, status_code=503, media_type="application/json", headers={"Retry-After": str(retry_after)}

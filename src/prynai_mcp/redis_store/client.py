@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -51,15 +53,40 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, Red
 
 
 class StoreUnavailable(MCPError):
-    """Redis could not be reached, or did not answer in time. Transient: the caller may retry."""
+    """Redis could not be reached, or did not answer in time. Transient: the caller may retry.
+
+    The client is told that, when to retry and a `requestId`; what went wrong inside (addresses, driver errors) goes
+    to the log under the same id (`report()`, called where the error reaches a client), never to the client."""
 
     def __init__(self, detail: str, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        self.request_id = uuid.uuid4().hex[:16]
         super().__init__(
             STORE_UNAVAILABLE,
             "Shared state store (Redis) is unavailable; retry shortly",
-            {"reason": "store_unavailable", "detail": detail, "retryAfterSeconds": retry_after},
+            {"reason": "store_unavailable", "retryAfterSeconds": retry_after, "requestId": self.request_id},
         )
         self.retry_after = retry_after
+        self.detail = detail
+        self._reported = False
+
+    def report(self) -> None:
+        """Log what happened, once, under the id the client is given."""
+        if not self._reported:
+            self._reported = True
+            logger.warning(
+                "shared state store unavailable: %s",
+                self.detail,
+                extra={"event": "store_unavailable", "request_id": self.request_id},
+            )
+
+
+async def report_store_outages(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: a request that fails because Redis is unavailable is logged with the id its client gets."""
+    try:
+        return await call_next(ctx)
+    except StoreUnavailable as error:
+        error.report()
+        raise
 
 
 def redacted(url: str) -> str:

@@ -167,7 +167,7 @@ class SharedRequestState:
             self._pending_logged = True
             logger.warning(
                 "cannot load the shared request-state key yet (%s); retrying",
-                error.data.get("detail") if isinstance(error.data, dict) else error,
+                error.detail,
                 extra={"event": "request_state_key_pending"},
             )
             return
