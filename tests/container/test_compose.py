@@ -170,6 +170,11 @@ def test_mcp_runs_as_configured(project: Project, image: ProductImage) -> None:
         assert inspected["Config"]["StopTimeout"] == int(stop_grace())
     env = dict(item.split("=", 1) for item in inspected["Config"]["Env"] if "=" in item)
     assert env["PRYNAI_ENV"] == "container" and env["PRYNAI_BUILD"] == image.commit
+    # Host networking only: the project made no network (a bridge would have a private-range address).
+    networks = project.engine.docker(
+        "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={project.name}"
+    )
+    assert networks.stdout.split() == []
     # Settings left unset stay unset in the container, so the server's own defaults apply.
     assert "AUTH_REQUIRED" not in env and "PRYNAI_SHUTDOWN_GRACE_SECONDS" not in env
 

@@ -81,6 +81,6 @@ async def test_sdk_client_calls_add_over_https(project: Project, verify: ssl.SSL
     # An explicit trust store, not the machine's SSL_CERT_FILE (DESIGN.md section 6).
     http = httpx2.AsyncClient(verify=verify, trust_env=False, timeout=30)
     transport = streamable_http_client(f"{project.variables['URL']}/mcp", http_client=http)
-    async with Client(transport, mode=MODES[wire]) as mcp:  # type: ignore[arg-type]
+    async with Client(transport, mode=MODES[wire]) as mcp:
         added = await mcp.call_tool("add", {"a": 7, "b": 8})
     assert added.content[0].text == "15"  # type: ignore[union-attr]
