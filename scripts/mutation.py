@@ -191,10 +191,10 @@ def main() -> None:
             for survivor in summary["survivors"]:  # type: ignore[attr-defined]
                 print(f"-- survived: line {survivor['line']} in {survivor['function']} ({survivor['operator']})")
                 print(survivor["diff"])
+            if args.report:  # after each target, so a long run that is stopped keeps what it measured
+                args.report.write_text(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if args.report:
-        args.report.write_text(json.dumps(results, indent=2))
     sys.exit(1 if any(r["survived"] for r in results) else 0)
 
 

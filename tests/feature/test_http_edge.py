@@ -33,7 +33,7 @@ MAX_BODY = 2048
 def edge() -> Iterator[RunningServer]:
     """A server behind a proxy named mcp.example.com, also serving every *.apps.example.net, called from browsers."""
     env = {
-        "PRYNAI_ALLOWED_HOSTS": "mcp.example.com,*.apps.example.net",
+        "PRYNAI_ALLOWED_HOSTS": "mcp.example.com,*.apps.example.net,fe80::1",
         "PRYNAI_ALLOWED_ORIGINS": TOOLS_PAGE,
         "CORS_ALLOW_ORIGINS": BROWSER_APP,
         "PRYNAI_MAX_BODY_BYTES": str(MAX_BODY),
@@ -54,7 +54,7 @@ def refusal(response: httpx2.Response) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "host", ["mcp.example.com", "MCP.example.com:443", "eu.apps.example.net", "a.b.apps.example.net"]
+    "host", ["mcp.example.com", "MCP.example.com:443", "eu.apps.example.net", "a.b.apps.example.net", "fe80::1"]
 )
 async def test_allowed_host_names_are_served(edge: RunningServer, http: httpx2.AsyncClient, host: str) -> None:
     response = await initialize(http, edge.mcp_url, Host=host)
@@ -62,7 +62,9 @@ async def test_allowed_host_names_are_served(edge: RunningServer, http: httpx2.A
     assert response.headers["mcp-session-id"]
 
 
-@pytest.mark.parametrize("host", ["apps.example.net", "evilapps.example.net", "mcp.example.com.evil", "127.0.0.1"])
+@pytest.mark.parametrize(
+    "host", ["apps.example.net", "evilapps.example.net", "mcp.example.com.evil", "127.0.0.1", "fe80::2"]
+)
 async def test_other_host_names_get_421(edge: RunningServer, http: httpx2.AsyncClient, host: str) -> None:
     # The list replaces the loopback default, and `*.apps.example.net` means subdomains only.
     response = await initialize(http, edge.mcp_url, Host=host)
