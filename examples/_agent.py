@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool
 
 DEFAULT_URL = "http://127.0.0.1:8000/mcp"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_OPENAI_MODEL = "gpt-5-mini"
 ENTRA = ("ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET", "SERVER_APP_ID_URI")
 AZURE = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION")
 QUESTION = "What is 7 + 8? Use the add tool."
@@ -251,12 +251,14 @@ def build_model() -> BaseChatModel:
     if os.environ.get("AZURE_OPENAI_ENDPOINT"):
         from langchain_openai import AzureChatOpenAI  # only needed with a real model
 
-        # Reads AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and OPENAI_API_VERSION itself.
-        return AzureChatOpenAI(azure_deployment=os.environ["AZURE_OPENAI_DEPLOYMENT"], temperature=0)
+        # Reads AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and OPENAI_API_VERSION itself. No temperature: reasoning
+        # models refuse one.
+        return AzureChatOpenAI(azure_deployment=os.environ["AZURE_OPENAI_DEPLOYMENT"])
     if os.environ.get("OPENAI_API_KEY"):
         from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(model=os.environ.get("PRYNAI_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL, temperature=0)
+        # Reads OPENAI_API_KEY (and OPENAI_BASE_URL, for an OpenAI-compatible gateway) itself.
+        return ChatOpenAI(model=os.environ.get("PRYNAI_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL)
     return ScriptedChatModel()
 
 

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -21,14 +20,13 @@ from typing import Any
 
 import anyio
 import httpx2
-import uvicorn
 from entra_standin import RunningStandIn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from tests.support.server import free_port
+from tests.agents.serving import serving
 
 HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"}
 # uvicorn writes its own; passing the server's on would duplicate them.
@@ -138,27 +136,7 @@ class RecordingProxy:
 def recording_proxy(upstream: str, standin: RunningStandIn, *, delay: float = 0.0) -> Iterator[RecordingProxy]:
     """The proxy on https://127.0.0.1:<free port> (the stand-in's loopback certificate) for the block."""
     proxy = RecordingProxy(upstream, standin, delay)
-    port = free_port()
-    proxy.url = f"https://127.0.0.1:{port}"
-    config = uvicorn.Config(
-        proxy.app(),
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(standin.tls.cert),
-        ssl_keyfile=str(standin.tls.key),
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="recording-proxy", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the recording proxy did not start")
-        time.sleep(0.01)
-    try:
+    tls = {"ssl_certfile": str(standin.tls.cert), "ssl_keyfile": str(standin.tls.key)}
+    with serving(proxy.app(), "recording-proxy", **tls) as port:
+        proxy.url = f"https://127.0.0.1:{port}"
         yield proxy
-    finally:
-        server.should_exit = True
-        thread.join(10)
