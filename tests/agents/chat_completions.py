@@ -44,8 +44,11 @@ class ChatCompletions:
             message: dict[str, Any] = {"role": "assistant", "content": f"7 + 8 = {text}."}
             finish = "stop"
         elif any(tool["function"]["name"] == "add" for tool in body.get("tools", [])):
-            call = {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
-            call["function"] = {"name": "add", "arguments": json.dumps({"a": 7, "b": 8})}
+            call = {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {"name": "add", "arguments": json.dumps({"a": 7, "b": 8})},
+            }
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
             finish = "tool_calls"
         else:
