@@ -32,6 +32,7 @@ from prynai_mcp.http.mcp_routes import mcp_routes
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
 from prynai_mcp.protocol_errors import invalid_params
 from prynai_mcp.redis_store.client import report_store_outages
+from prynai_mcp.redis_store.connectivity import watch_connectivity
 from prynai_mcp.redis_store.request_state import SharedRequestState
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
+                if store is not None:
+                    await tasks.start(watch_connectivity, store)  # one log line per change of Redis's state
                 await tasks.start(watch_stop_signals, drain)  # SIGTERM: drain first, then let uvicorn stop
                 _announce(settings, services)
                 yield

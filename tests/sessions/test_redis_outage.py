@@ -208,3 +208,37 @@ async def test_session_requests_get_503_with_retry_after_while_redis_is_down(htt
         await wait_until_healthy(replicas[0].url)
         again = await http.post(url, json=listing, headers=session.headers())
         assert again.status_code == 200 and '"add"' in again.text  # the session outlived the outage
+
+
+async def test_redis_connectivity_is_logged_at_each_change_without_secrets() -> None:
+    """The user's Phase 4 check: the replica's log says whether it reached Redis, then each loss and recovery."""
+    redis = RedisServer(password="s3cret-redis-key")  # chosen port, not started yet
+    try:
+        with running_replicas(1, redis.url()) as replicas:
+            replica = replicas[0]
+
+            async def wait_for(event: str, count: int = 1) -> None:
+                with anyio.fail_after(15):  # pings run every second
+                    while len([r for r in replica.log_records() if r.get("event") == event]) < count:  # noqa: ASYNC110
+                        await anyio.sleep(0.1)  # the log is a file another process writes: polling is the way
+
+            await wait_for("redis_unreachable")
+            redis.start()
+            await wait_for("redis_connected")
+            redis.stop()
+            await wait_for("redis_lost")
+            redis.start()
+            await wait_for("redis_restored")
+            log = replica.server.log() if replica.server else ""
+            records = replica.log_records()
+    finally:
+        redis.close()
+    changes = {"redis_unreachable", "redis_connected", "redis_lost", "redis_restored"}
+    lines = [r for r in records if r.get("event") in changes]
+    assert [r["event"] for r in lines] == ["redis_unreachable", "redis_connected", "redis_lost", "redis_restored"]
+    assert [r["level"] for r in lines] == ["warning", "info", "warning", "info"]
+    for line in lines:
+        assert (line["redis_host"], line["redis_port"], line["redis_db"]) == ("127.0.0.1", redis.port, 0)
+        assert line["redis_tls"] is False and line["redis_auth"] == "password"
+    assert lines[3]["down_seconds"] > 0
+    assert "s3cret-redis-key" not in log

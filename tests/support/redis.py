@@ -53,20 +53,22 @@ def redis_server_binary() -> str:
 class RedisServer:
     """One `redis-server` process bound to 127.0.0.1; survives `stop`/`start` cycles with its port and data dir."""
 
-    def __init__(self, *, appendonly: bool = False, port: int | None = None) -> None:
+    def __init__(self, *, appendonly: bool = False, port: int | None = None, password: str | None = None) -> None:
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.password = password  # `requirepass`: clients must AUTH, as with Azure's access keys
         self._dir = tempfile.TemporaryDirectory(prefix="prynai-redis-")
         self.data_dir = Path(self._dir.name)
         self.log_path = self.data_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def client(self, db: int = 0) -> redis.Redis:
         """A plain synchronous client, to look at what the server stored (keys, TTLs) as an operator would."""
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, decode_responses=True)
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, password=self.password, decode_responses=True)
 
     @property
     def running(self) -> bool:
@@ -95,6 +97,7 @@ class RedisServer:
             "yes" if self.appendonly else "no",
             "--appendfsync",
             "always",
+            *(["--requirepass", self.password] if self.password else []),
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -132,8 +135,15 @@ class RedisServer:
     def _answers_ping(self) -> bool:
         # Raw RESP, so readiness does not depend on the client library under test. "-LOADING" (AOF replay) is no.
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
+            sock.sendall(auth + b"PING\r\n")
+            answer = b""
+            while answer.count(b"\r\n") < (2 if self.password else 1):
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer.endswith(b"+PONG\r\n")
         return False
 
 
