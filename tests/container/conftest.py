@@ -40,7 +40,7 @@ def measure(name: str, value: str) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _MEASURED:
-        terminalreporter.section("container measurements")
+        terminalreporter.section("container tests")
         for name, value in _MEASURED.items():
             terminalreporter.write_line(f"{name}: {value}")
 
@@ -52,6 +52,8 @@ def in_ci() -> bool:
 def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"the container tests need a Docker engine under CI: {reason}", pytrace=False)
+    # Also in the closing summary, where it is seen without -rs.
+    measure("NOT RUN", reason)
     pytest.skip(f"container tests not run: {reason}")
 
 

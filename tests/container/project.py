@@ -46,6 +46,7 @@ class Project:
     name: str
     variables: dict[str, str]
     scratch: Path
+    env_file: Path | None = None  # what stands for the user's .env; None: an empty one
     resolved: list[str] = field(default_factory=list)
 
     @property
@@ -57,8 +58,8 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         chosen = list(files) if files is not None else (self.resolved or self.files)
         options = [part for file in chosen for part in ("-f", file)]
-        # An empty env file: a developer's own .env beside docker-compose.yml must not change the test.
-        env_file = self.scratch / "empty.env"
+        # Never the developer's own .env beside docker-compose.yml: it must not change the test.
+        env_file = self.env_file or self.scratch / "empty.env"
         env_file.touch()
         return self.engine.run(
             *self.cli,
@@ -108,12 +109,17 @@ class Project:
 
 @contextlib.contextmanager
 def compose_project(
-    engine: Engine, cli: list[str], files: Sequence[str], variables: Mapping[str, str], label: str
+    engine: Engine,
+    cli: list[str],
+    files: Sequence[str],
+    variables: Mapping[str, str],
+    label: str,
+    env_file: Path | None = None,
 ) -> Iterator[Project]:
     """A project named after `label` and this process; brought down with its volumes, whatever the test did."""
     scratch = Path(tempfile.mkdtemp(prefix=f"prynai-compose-{label}-"))
     name = f"prynai-test-{label}-{os.getpid()}"
-    project = Project(engine, cli, [*files], name, dict(variables), scratch)
+    project = Project(engine, cli, [*files], name, dict(variables), scratch, env_file)
     try:
         project.prepare()
         yield project

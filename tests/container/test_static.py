@@ -26,6 +26,7 @@ TEST_COMBINATIONS = {
     "base+test": [BASE, TEST_OVERRIDE],
     "https+test": [BASE, HTTPS, TEST_OVERRIDE],
     "scale+test": [BASE, SCALE, TEST_OVERRIDE, SCALE_OVERRIDE],
+    "auth+test": [BASE, TEST_OVERRIDE, "tests/container/compose.test-auth.yml"],
 }
 TEST_VARIABLES = {
     "PRYNAI_TEST_REDIS_PORT": "6390",
@@ -33,6 +34,7 @@ TEST_VARIABLES = {
     "PRYNAI_TEST_REPLICA_PORTS": "8091,8092,8093",
     "PRYNAI_TEST_PORT_LOCKS": "/tmp",
     "PRYNAI_TEST_HAPROXY_CFG": "/tmp/haproxy.cfg",
+    "PRYNAI_TEST_STANDIN_CA_DIR": "/tmp",
 }
 # Settings compose does not pass through, and why: the image fixes the address and port it publishes, and the TLS
 # files are paths inside the container that compose.https.yml sets.
