@@ -143,16 +143,16 @@ def run(argv: list[str], state: dict[str, Any]) -> None:
             print("Resource and property changes are indicated with this symbol:\n  = Nochange\n")
             print(f"The deployment will update the following scope: {group['id']}\n\nResource changes: 0 to change.")
             return
-        deployment = {
+        outputs = deployment_outputs(group, parameters)
+        deployment: dict[str, Any] = {
             "name": one(found, "--name"),
-            "properties": {"parameters": parameters, "outputs": deployment_outputs(group, parameters)},
+            "properties": {"parameters": parameters, "outputs": outputs},
         }
         state["deployments"][f"{group['name']}/{deployment['name']}"] = deployment
         if parameters.get("image"):
             image = parameters["image"]
             if image.split("/", 1)[-1] not in state["images"]:
                 raise SystemExit(f"az stand-in: image {image} was never built: the revision would fail to pull it")
-            outputs = deployment["properties"]["outputs"]
             state["apps"][parameters.get("name", "prynai-mcp")] = {"image": image, "fqdn": outputs["fqdn"]["value"]}
         emit(deployment, found)
     elif command == "deployment group show":

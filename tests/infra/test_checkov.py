@@ -4,6 +4,7 @@ run instead of passing silently."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -77,3 +78,10 @@ def test_a_skip_without_a_reason_is_a_problem() -> None:
         },
     }
     assert checkov.parse(output).problems() == ["skip without a reason: CKV_AZURE_1 x: r in /a.bicep"]
+
+
+def test_ci_fetches_the_pinned_version() -> None:
+    # .ci/run reads the pin out of checkov.py with sed: keep the line in the shape it expects.
+    source = (INFRA / "checks" / "checkov.py").read_text()
+    assert re.search(r'^CHECKOV = "(.*)"$', source, re.M).group(1) == checkov.CHECKOV  # type: ignore[union-attr]
+    assert "infra/checks/checkov.py" in (INFRA.parent / ".ci" / "run").read_text()
