@@ -1,4 +1,4 @@
-"""The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /livez, CORS, guards and access logs.
+"""The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /readyz, /livez, CORS, guards and access logs.
 
 `create_app()` is the container entry (`uvicorn prynai_mcp.app:create_app --factory`); `prynai-mcp serve` uses it too.
 Order of the edge, outermost first: access log -> CORS -> Host/Origin guard -> JSON error bodies -> drain gate ->

@@ -262,6 +262,8 @@ async def test_a_draining_replica_says_so_and_takes_no_new_request(
             assert health.json() == {"status": "draining", "redis": True}
             live = await http.get(f"{a.url}/livez")  # alive while it drains: no platform restart is wanted
             assert live.status_code == 200 and live.json() == {"status": "ok"}
+            readiness = await http.get(f"{a.url}/readyz")
+            assert readiness.status_code == 503 and readiness.json() == {"status": "draining", "redis": True}
             assert (await http.get(f"{b.url}/healthz")).json()["status"] == "ok"
 
             # A new request: refused, with a JSON-RPC error body and a hint to come back (elsewhere).

@@ -59,10 +59,17 @@ async def wait_until_healthy(url: str, seconds: float = 15) -> None:
             await anyio.sleep(0.1)
 
 
+async def ready(url: str) -> tuple[int, dict[str, object]]:
+    async with httpx2.AsyncClient(trust_env=False, timeout=30) as http:
+        response = await http.get(f"{url}/readyz")
+    return response.status_code, response.json()
+
+
 async def test_health_reports_redis_and_liveness_does_not_depend_on_it(own_redis: RedisServer) -> None:
     with running_replicas(1, own_redis.url()) as replicas:
         url = replicas[0].url
         assert (await health(url))[0] == {"status": "ok", "redis": True}
+        assert await ready(url) == (200, {"status": "ok", "redis": True})
 
         own_redis.stop()
         report, elapsed = await health(url)
@@ -70,9 +77,12 @@ async def test_health_reports_redis_and_liveness_does_not_depend_on_it(own_redis
         # The probe's own budget is one second; two means it never waits on a dead Redis beyond that.
         assert elapsed < 2.0, f"/healthz took {elapsed:.2f}s with Redis down"
         assert await live(url) == 200
+        # Readiness takes the replica out of a balancer's rotation while every /mcp request would get 503.
+        assert await ready(url) == (503, {"status": "unavailable", "redis": False})
 
         own_redis.start()
         await wait_until_healthy(url)
+        assert await ready(url) == (200, {"status": "ok", "redis": True})
 
 
 def assert_reported_without_internals(answer: str, error: dict[str, Any], log: list[dict[str, Any]]) -> None:

@@ -29,6 +29,8 @@ async def test_health_endpoints_without_redis(server: RunningServer, http: httpx
     assert healthz.status_code == 200
     assert healthz.json() == {"status": "ok", "redis": None}  # null: no Redis configured
     assert healthz.headers["cache-control"] == "no-store"
+    readyz = await http.get(f"{server.url}/readyz")
+    assert readyz.status_code == 200 and readyz.json() == {"status": "ok", "redis": None}
     livez = await http.get(f"{server.url}/livez")
     assert livez.status_code == 200 and livez.json() == {"status": "ok"}
 

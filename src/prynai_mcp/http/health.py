@@ -1,5 +1,10 @@
-"""`/healthz` (readiness: is the shared store reachable, is this replica taking work?) and `/livez` (liveness: is the
-process serving?)."""
+"""Health endpoints for probes and balancers.
+
+- `/healthz`: the user's report, `{"status": "ok"|"draining", "redis": null|true|false}`; 503 only while draining.
+- `/readyz`: readiness for a probe that takes a replica out of rotation: 503 while it cannot serve `/mcp` (Redis
+  configured but unreachable, or draining), 200 otherwise. Same body.
+- `/livez`: liveness: the process answers. Never depends on Redis, so an outage restarts nothing.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,19 @@ def health_routes(backend: StateBackend, drain: Drain) -> list[Route]:
             return JSONResponse({"status": "draining", "redis": redis}, 503, headers={"Cache-Control": "no-store"})
         return JSONResponse({"status": "ok", "redis": redis}, headers={"Cache-Control": "no-store"})
 
+    async def readyz(request: Request) -> JSONResponse:
+        redis = await backend.healthy()
+        if drain.draining:
+            return JSONResponse({"status": "draining", "redis": redis}, 503, headers={"Cache-Control": "no-store"})
+        if redis is False:  # every /mcp request that needs Redis would get 503 now: leave the rotation
+            return JSONResponse({"status": "unavailable", "redis": False}, 503, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"status": "ok", "redis": redis}, headers={"Cache-Control": "no-store"})
+
     async def livez(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
-    return [Route("/healthz", healthz, methods=["GET"]), Route("/livez", livez, methods=["GET"])]
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+    ]
