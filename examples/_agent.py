@@ -153,7 +153,7 @@ class Refusal:
         # The server's descriptions name the kind of mismatch ("Missing app role: X", "... expected audience: Y"):
         # say which first, then what to change, unless the server already said (it names the setting then).
         if "audience" in lowered:
-            kind, hint = "audience", "the token is for another app: set SERVER_APP_ID_URI to the server's app"
+            kind, hint = "audience", "SERVER_APP_ID_URI must name the app the server accepts in ENTRA_AUDIENCES"
         elif lowered.startswith("missing app role"):
             kind, hint = "role", "grant the client app that app role on the server app and give admin consent"
         elif lowered.startswith("missing scope"):
