@@ -242,7 +242,7 @@ module azureCache 'modules/azure_cache_redis.bicep' = if (redisKind == 'cache') 
   }
 }
 
-module environment 'modules/environment.bicep' = {
+module appEnvironment 'modules/environment.bicep' = {
   name: 'environment'
   params: {
     name: name
@@ -261,7 +261,7 @@ var effectiveServerAppIdUri = createEntraApps ? entra!.outputs.serverAppIdUri : 
 
 // The app's name is known before it exists (<name>.<environment domain>): the server's allowed hosts and public URL
 // are set from it in the same deployment.
-var appFqdn = '${name}.${environment.outputs.defaultDomain}'
+var appFqdn = '${name}.${appEnvironment.outputs.defaultDomain}'
 var publicHost = frontDoor == 'apim' ? '${apimName}.azure-api.net' : (empty(customDomainName) ? appFqdn : customDomainName)
 var allowedHosts = empty(customDomainName) ? appFqdn : '${appFqdn},${customDomainName}'
 
@@ -276,7 +276,7 @@ module app 'modules/container_app.bicep' = if (deployApp) {
     name: name
     location: location
     tags: allTags
-    environmentId: environment.outputs.id
+    environmentId: appEnvironment.outputs.id
     image: image
     registryServer: registry.outputs.loginServer
     identityId: identity.outputs.id

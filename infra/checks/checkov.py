@@ -3,7 +3,9 @@
 checkov is run with `uvx` at a pinned version, not installed into the project (it pins many packages of its own),
 offline (`--skip-download`). A run passes only with zero failed checks, zero parsing errors (checkov skips a Bicep
 file it cannot parse and merely counts it; here that fails the run), and a reason on every skip. Skips live in the
-templates, next to the resource, as `// checkov:skip=<id>: <reason>`.
+templates, next to the resource, as `// checkov:skip=<id>: <reason>`. checkov 3.3 reads no property of a Bicep resource
+declared with `if (...)` (its value checks then fail, its absence checks pass): the templates use loops or module
+conditions where checkov's checks matter, and the project's rules, which evaluate conditions, cover the rest.
 
 Entry: `run(root)` -> `Report`; `Report.problems()` is empty when the run passes.
 """

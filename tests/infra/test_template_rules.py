@@ -51,14 +51,14 @@ MISTAKES = {
     "a literal secret": Mistake(
         "secrets",
         "modules/container_app.bicep",
-        "value: insights.properties.ConnectionString",
-        "value: 'InstrumentationKey=00000000-0000-0000-0000-000000000000'",
+        "value: insightsConnectionString }",
+        "value: 'InstrumentationKey=00000000-0000-0000-0000-000000000000' }",
     ),
     "a credential in a plain env value": Mistake(
         "secrets",
         "modules/container_app.bicep",
         "secretRef: 'appinsights-connection-string'",
-        "value: insights.properties.ConnectionString",
+        "value: insightsConnectionString",
     ),
     "the cache key in REDIS_URL as a plain value": Mistake(
         "secrets", "modules/container_app.bicep", "secretRef: 'redis-url'", "value: cacheRedisUrl", "azure-cache"

@@ -121,26 +121,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (useVault) {
 }
 
 // Secret values, computed inside the deployment: nothing secret is a parameter, an output or a command-line argument.
+// No loops here: a loop's items (and a variable loop's body) must be known when the deployment starts, and these
+// values exist only once it runs.
+var insightsConnectionString = insights.properties.ConnectionString
 var cacheRedisUrl = managedRedis ? '' : 'rediss://:${cache.listKeys().primaryKey}@${cache.properties.hostName}:6380/0'
-var secretValues = concat([
-  {
-    name: 'appinsights-connection-string'
-    value: insights.properties.ConnectionString
-  }
-], managedRedis ? [] : [
-  {
-    name: 'redis-url'
-    value: cacheRedisUrl
-  }
-])
 
-// With a vault, the secrets are written there and the app holds references the identity resolves at start-up.
-resource vaultSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in secretValues: if (useVault) {
-  // checkov:skip=CKV_AZURE_41: these secrets are rewritten by every deployment (a new cache key included); an expiry would break the running app between deployments
+// With a vault, the secrets are written there and the app holds references the identity resolves at start-up. (A loop
+// over the names, not two conditional resources: checkov reads no property of a resource declared with `if`.)
+var secretNames = managedRedis ? ['appinsights-connection-string'] : ['appinsights-connection-string', 'redis-url']
+
+resource vaultSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secretName in secretNames: if (useVault) {
+  // checkov:skip=CKV_AZURE_41: every deployment rewrites these secrets from their source (the cache's current key included); an expiry would break the running app between deployments
   parent: vault
-  name: '${name}-${secret.name}'
+  name: '${name}-${secretName}'
   properties: {
-    value: secret.value
+    value: secretName == 'redis-url' ? cacheRedisUrl : insightsConnectionString
     contentType: 'text/plain'
   }
 }]
@@ -158,7 +153,10 @@ resource vaultAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
   }
 }
 
-var appSecrets = [for secret in secretValues: useVault ? { name: secret.name, keyVaultUrl: '${vault.properties.vaultUri}secrets/${name}-${secret.name}', identity: identityId } : { name: secret.name, value: secret.value }]
+var vaultUri = useVault ? vault.properties.vaultUri : ''
+var insightsSecret = useVault ? { name: 'appinsights-connection-string', keyVaultUrl: '${vaultUri}secrets/${name}-appinsights-connection-string', identity: identityId } : { name: 'appinsights-connection-string', value: insightsConnectionString }
+var redisSecret = useVault ? { name: 'redis-url', keyVaultUrl: '${vaultUri}secrets/${name}-redis-url', identity: identityId } : { name: 'redis-url', value: cacheRedisUrl }
+var appSecrets = managedRedis ? [insightsSecret] : [insightsSecret, redisSecret]
 
 var hostEnv = [
   {

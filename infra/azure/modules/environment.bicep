@@ -27,7 +27,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: workspaceName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: 'cae-${name}'
   location: location
   tags: tags
@@ -55,42 +55,20 @@ resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   }
 }
 
-// An internal environment has no public DNS: its apps' names resolve through this zone inside the network.
-var internalDns = privateNetworking && internal
-
-resource environmentZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (internalDns) {
-  name: environment.properties.defaultDomain
-  location: 'global'
-  tags: tags
-}
-
-resource wildcard 'Microsoft.Network/privateDnsZones/A@2024-06-01' = if (internalDns) {
-  parent: environmentZone
-  name: '*'
-  properties: {
-    ttl: 300
-    aRecords: [
-      {
-        ipv4Address: environment.properties.staticIp
-      }
-    ]
+// An internal environment has no public DNS: its apps' names resolve through a private zone inside the network. The
+// zone is named after the environment's domain, known only once it exists: a module takes it as a parameter.
+module internalDns 'environment_dns.bicep' = if (privateNetworking && internal) {
+  name: 'environment-dns'
+  params: {
+    name: name
+    tags: tags
+    domain: managedEnvironment.properties.defaultDomain
+    staticIp: managedEnvironment.properties.staticIp
+    vnetId: vnetId
   }
 }
 
-resource environmentZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (internalDns) {
-  parent: environmentZone
-  name: 'link-${name}'
-  location: 'global'
-  tags: tags
-  properties: {
-    registrationEnabled: false
-    virtualNetwork: {
-      id: vnetId
-    }
-  }
-}
-
-output id string = environment.id
-output name string = environment.name
+output id string = managedEnvironment.id
+output name string = managedEnvironment.name
 @description('Apps are reached at <app>.<defaultDomain>.')
-output defaultDomain string = environment.properties.defaultDomain
+output defaultDomain string = managedEnvironment.properties.defaultDomain

@@ -64,10 +64,7 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
     // Sessions and the event log must never be evicted to make room: a full Redis refuses writes instead.
     evictionPolicy: 'NoEviction'
     accessKeysAuthentication: 'Disabled'
-    persistence: {
-      aofEnabled: persistence
-      aofFrequency: '1s'
-    }
+    persistence: persistence ? { aofEnabled: true, aofFrequency: '1s' } : { aofEnabled: false }
   }
 }
 
