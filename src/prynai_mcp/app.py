@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         retry_interval_ms=settings.prynai_sse_retry_ms,
         keepalive_seconds=settings.prynai_sse_keepalive_seconds,
         sse_after_seconds=settings.prynai_sse_after_ms / 1000,
+        max_stream_seconds=settings.prynai_sse_max_stream_seconds,
         json_response=settings.prynai_json_response,
         max_request_body_size=settings.prynai_max_body_bytes,
         max_sessions=settings.prynai_max_sessions,

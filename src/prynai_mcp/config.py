@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Suggested reconnect delay sent to SSE clients, and the keep-alive period of quiet GET streams.
     prynai_sse_retry_ms: int = Field(default=1000, gt=0)
     prynai_sse_keepalive_seconds: float = Field(default=10, gt=0)
+    # Longest time the server holds one SSE stream open before ending it with its position and a retry hint, so a
+    # proxy that cuts long requests (Azure Container Apps: 240 s) never has to; the client resumes with
+    # Last-Event-ID on any replica. 0: no limit. Request streams are ended so only for clients of 2025-11-25 or
+    # later (earlier ones do not resume them); GET streams for any.
+    prynai_sse_max_stream_seconds: float = Field(default=0, ge=0)
     # A request whose answer comes first and within this time is answered with one JSON body; any other gets an SSE
     # stream (resumable on any replica) once it sends something else or this time passes. 0: always a stream.
     prynai_sse_after_ms: int = Field(default=250, ge=0)

@@ -168,6 +168,10 @@ class RoundRobinProxy:
     # Seconds between two rounds of `/healthz` checks; None: no checks. Failing upstreams go in `unhealthy`.
     health_interval: float | None = None
     unhealthy: set[int] = field(default_factory=set)
+    # Seconds after which the proxy ends any response still streaming, without a word (as Azure Container Apps'
+    # ingress ends every request at 240 s); None: never. `cuts` counts the streams it ended so.
+    cut_after: float | None = None
+    cuts: int = 0
     _turn: Iterator[int] = field(default_factory=itertools.count)
     _client: httpx2.AsyncClient | None = None
 
@@ -257,8 +261,17 @@ class RoundRobinProxy:
                         pass
                     relay.cancel_scope.cancel()
 
+                async def cut() -> None:
+                    assert self.cut_after is not None
+                    await anyio.sleep(self.cut_after)
+                    self.cuts += 1
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    relay.cancel_scope.cancel()
+
                 relay.start_soon(pump)
                 relay.start_soon(watch_client)
+                if self.cut_after is not None:
+                    relay.start_soon(cut)
         except OSError:
             pass  # the client went away mid-send
         finally:
@@ -323,12 +336,14 @@ class RunningProxy:
 
 
 @contextlib.contextmanager
-def round_robin_proxy(upstreams: Sequence[str], *, health_interval: float | None = None) -> Iterator[RunningProxy]:
+def round_robin_proxy(
+    upstreams: Sequence[str], *, health_interval: float | None = None, cut_after: float | None = None
+) -> Iterator[RunningProxy]:
     """Serve a `RoundRobinProxy` over `upstreams` (base URLs) on a random loopback port, in a background thread.
 
     Its own thread and event loop keep it independent of the test's loop (sync and async tests can both use it).
     """
-    proxy = RoundRobinProxy(list(upstreams), health_interval=health_interval)
+    proxy = RoundRobinProxy(list(upstreams), health_interval=health_interval, cut_after=cut_after)
     port = free_port()
     config = uvicorn.Config(
         proxy,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -74,6 +75,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         retry_interval_ms: int,
         keepalive_seconds: float,
         sse_after_seconds: float,
+        max_stream_seconds: float = 0,
         json_response: bool,
         max_request_body_size: int,
         max_sessions: int | None,
@@ -98,6 +100,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self._on_session_used = on_session_used
         self._keepalive_seconds = keepalive_seconds
         self._sse_after_seconds = sse_after_seconds
+        self._max_stream_seconds = max_stream_seconds
         self.drain = drain or Drain(grace_seconds=0)  # GET streams end with a retry hint when it begins
 
     # --- requests ---------------------------------------------------------------------------------------------
@@ -233,8 +236,15 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         yield f"retry: {self.retry_interval}\n\n"
         is_request = stream != GET_STREAM_KEY
         quiet = 0.0
+        ends_at = anyio.current_time() + self._max_stream_seconds if self._max_stream_seconds else math.inf
         while True:
             block = min(self._keepalive_seconds, _ORPHAN_CHECK_SECONDS) if is_request else self._keepalive_seconds
+            if (left := ends_at - anyio.current_time()) <= 0:
+                # Held long enough (PRYNAI_SSE_MAX_STREAM_SECONDS): end it ourselves, before a proxy cuts it
+                # without a word; the client reconnects from here, to any replica.
+                yield _handover(stream, after, self.retry_interval)
+                return
+            block = min(block, left)
             batch = None
             with self.drain.stream_wait():
                 batch = await self.events.read(session_id, stream, after, block_seconds=block)
@@ -272,6 +282,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             streams=SessionStreams(self.events, session_id, self.ownership),
             sse_after_seconds=self._sse_after_seconds,
             keepalive_seconds=self._keepalive_seconds,
+            max_stream_seconds=self._max_stream_seconds,
             json_response=self.json_response,
             retry_interval_ms=self.retry_interval,
             idle_timeout=self.session_idle_timeout,

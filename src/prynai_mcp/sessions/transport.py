@@ -25,6 +25,7 @@ Private members used, checked against `mcp` 2.3.0: `_handle_post_request`, `_req
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 
 import anyio
@@ -70,6 +71,7 @@ class SessionTransport(StreamableHTTPServerTransport):
         streams: SessionStreams,
         sse_after_seconds: float,
         keepalive_seconds: float,
+        max_stream_seconds: float = 0,
         json_response: bool,
         retry_interval_ms: int | None,
         idle_timeout: float | None,
@@ -86,6 +88,7 @@ class SessionTransport(StreamableHTTPServerTransport):
         self._streams = streams
         self._sse_after = sse_after_seconds
         self._keepalive = keepalive_seconds
+        self._max_stream = max_stream_seconds
         self._undecided: dict[str, anyio.CancelScope] = {}  # requests still waiting for their first message
         self._streaming: dict[str, anyio.Event] = {}  # set once the request's SSE stream has started
 
@@ -126,8 +129,10 @@ class SessionTransport(StreamableHTTPServerTransport):
             if first is not None and answers(first.message, stream):
                 await self._create_json_response(first.message)(request.scope, request.receive, send)
                 return
-            prime = first is None and is_version_at_least(version, "2025-11-25")
-            await self._stream_response(stream, first, reader, send, prime=prime)
+            resumable = is_version_at_least(version, "2025-11-25")
+            prime = first is None and resumable
+            limit = self._max_stream if resumable else 0  # earlier clients do not resume a request's stream
+            await self._stream_response(stream, first, reader, send, prime=prime, max_seconds=limit)
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             # The request stream closed before anything was sent: the session ended while the request ran.
             response = self._create_error_response(
@@ -162,6 +167,7 @@ class SessionTransport(StreamableHTTPServerTransport):
         send: Send,
         *,
         prime: bool,
+        max_seconds: float = 0,
     ) -> None:
         priming = await self._streams.stream(stream, prime=prime)
         headers = [*_SSE_HEADERS, (MCP_SESSION_ID_HEADER.encode(), (self.mcp_session_id or "").encode())]
@@ -173,17 +179,26 @@ class SessionTransport(StreamableHTTPServerTransport):
         if started is not None:
             started.set()
         message = first
+        ends_at = anyio.current_time() + max_seconds if max_seconds else math.inf
         try:
             while True:
                 if message is not None:
                     await _send_body(send, _message_event(message))
                     if answers(message.message, stream):
                         break
-                with anyio.move_on_after(self._keepalive) as quiet:
+                if (left := ends_at - anyio.current_time()) <= 0:
+                    # Held long enough (PRYNAI_SSE_MAX_STREAM_SECONDS): end the response before a proxy cuts it.
+                    # The request runs on; its events still go to the event log, where the client's GET with
+                    # Last-Event-ID (to any replica) picks them up after the suggested delay.
+                    await _send_body(send, _retry_hint(self._retry_interval))
+                    self._detach(stream)
+                    break
+                with anyio.move_on_after(min(self._keepalive, left)) as quiet:
                     message = await reader.receive()
                 if quiet.cancelled_caught:
                     message = None
-                    await _send_body(send, b": keepalive\n\n")  # keeps proxies from timing a silent stream out
+                    if anyio.current_time() < ends_at:
+                        await _send_body(send, b": keepalive\n\n")  # keeps proxies from timing a silent stream out
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             pass  # closed for polling or by the session's end: the client resumes from its last event id
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -205,6 +220,17 @@ class SessionTransport(StreamableHTTPServerTransport):
             await close()
 
         metadata.close_sse_stream = stream_then_close
+
+    def _detach(self, stream: str) -> None:
+        """Stop delivering the request's messages to this response (the router then only stores them)."""
+        streams = self._request_streams.pop(stream, None)
+        if streams is not None:
+            for end in streams:
+                end.close()
+
+
+def _retry_hint(retry_ms: int | None) -> bytes:
+    return f"retry: {retry_ms if retry_ms is not None else 1000}\n\n".encode()
 
 
 def _message_event(event: EventMessage) -> bytes:
