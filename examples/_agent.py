@@ -3,8 +3,9 @@ the one-line errors.
 
 Two environments import this file: the project's (`langgraph_smoke.py`: `langchain.mcp`, `mcp` 2, `httpx2`) and the
 adapters script's own (`langgraph_adapters.py`: `langchain-mcp-adapters`, `mcp` 1, `httpx`). So it imports only
-what both have (the standard library, `python-dotenv`, `msal`, `anyio`, `langchain`, `langchain-core`, `langgraph`)
-and never `prynai_mcp`, `httpx` or `httpx2`: each example mixes `EntraBearer` into its own library's `Auth` class.
+what both have (the standard library, `python-dotenv`, `msal` and its `requests`, `anyio`, `langchain`,
+`langchain-core`, `langgraph`) and never `prynai_mcp`, `httpx` or `httpx2`: each example mixes `EntraBearer` into
+its own library's `Auth` class.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 
 import anyio.to_thread
 import msal  # type: ignore[import-untyped]  # MSAL ships no type information
+import requests
 from dotenv import find_dotenv, load_dotenv
 from langchain.agents import create_agent
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -106,15 +108,9 @@ class EntraTokens:
 
     def __init__(self, entra: dict[str, str], authority: str) -> None:
         self.authority = authority
+        self.entra = entra
         self.scopes = [entra["SERVER_APP_ID_URI"].rstrip("/") + "/.default"]
-        self.app = msal.ConfidentialClientApplication(
-            entra["ENTRA_CLIENT_ID"],
-            client_credential=entra["ENTRA_CLIENT_SECRET"],
-            authority=f"{authority}/{entra['ENTRA_TENANT_ID']}",
-            # Known Microsoft hosts skip instance discovery anyway; any other (a sovereign cloud alias, the local
-            # stand-in) is taken as given instead of being looked up at login.microsoftonline.com.
-            instance_discovery=False,
-        )
+        self._app: Any = None  # built on first use: MSAL fetches the tenant's metadata as it is built
         # One caller refreshes at a time: concurrent requests at expiry share one new token instead of each
         # fetching their own.
         self._lock = threading.Lock()
@@ -123,8 +119,22 @@ class EntraTokens:
         """A valid access token (blocking: MSAL uses `requests`). Raises `ExampleError` saying why there is none."""
         try:
             with self._lock:
-                result = self.app.acquire_token_for_client(scopes=self.scopes)
-        except Exception as error:  # requests' connection errors, an authority that is not Entra, ...
+                if self._app is None:
+                    self._app = msal.ConfidentialClientApplication(
+                        self.entra["ENTRA_CLIENT_ID"],
+                        client_credential=self.entra["ENTRA_CLIENT_SECRET"],
+                        authority=f"{self.authority}/{self.entra['ENTRA_TENANT_ID']}",
+                        # Known Microsoft hosts skip instance discovery anyway; any other (a sovereign cloud alias,
+                        # the local stand-in) is taken as given instead of being looked up at login.microsoftonline.com.
+                        instance_discovery=False,
+                    )
+                result = self._app.acquire_token_for_client(scopes=self.scopes)
+        except requests.exceptions.ConnectionError as error:
+            raise ExampleError(f"cannot reach the authority at {self.authority} (check ENTRA_AUTHORITY)") from error
+        except ValueError as error:  # MSAL: no OIDC metadata for this tenant at this authority
+            first = one_line(str(error)).split(". ")[0]  # MSAL goes on with examples of Microsoft's hosts
+            raise ExampleError(f"{first} (check ENTRA_TENANT_ID and ENTRA_AUTHORITY)") from error
+        except requests.exceptions.RequestException as error:  # TLS, timeouts
             raise ExampleError(f"cannot get a token from {self.authority}: {one_line(str(error))}") from error
         if "access_token" not in result:
             code = str(result.get("error"))

@@ -1,5 +1,5 @@
-"""What a user sees when it cannot work: one line saying why (a wrong secret, no server, the server refusing the
-token for its audience, role or scope), exit status 1, no traceback."""
+"""What a user sees when it cannot work: one line saying why (a wrong secret, no server or authority, the server
+refusing the token for its audience, role or scope), exit status 1, no traceback."""
 
 from __future__ import annotations
 
@@ -87,3 +87,12 @@ def test_scope_required_of_an_application(
         "error: the MCP server refused the token (403 insufficient_scope, scope): Missing scope: Mcp.Invoke",
         "app roles, not scopes",
     )
+
+
+def test_authority_unreachable(
+    example: str, standin: RunningStandIn, protected: RunningServer, agent_client: ClientApp, tmp_path: Path
+) -> None:
+    authority = f"https://127.0.0.1:{free_port()}"
+    settings = {**client_settings(standin, agent_client, protected.mcp_url), "ENTRA_AUTHORITY": authority}
+    done = run_example(example, settings, tmp_path)
+    assert_one_line(done, f"error: cannot reach the authority at {authority} (check ENTRA_AUTHORITY)")
