@@ -23,7 +23,7 @@ param publisherName string = 'PrynAI MCP'
 @description('The Container App\'s own https URL (no path).')
 param backendUrl string
 
-// One line: checkov's Bicep parser skips files with multi-line strings and calls.
+// On one line: the checks' Bicep parsers (tree-sitter-bicep, checkov's) do not read multi-line strings reliably.
 var policy = '<policies><inbound><base /></inbound><backend><forward-request timeout="240" fail-on-error-status-code="false" buffer-response="false" /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>'
 
 var operations = [
