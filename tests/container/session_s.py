@@ -31,6 +31,7 @@ class SessionS:
         self.updates = 0
         self.last_event_id: str | None = None
         self.get_streams_opened = 0
+        self.stream_server: str | None = None  # the balancer's name for the replica holding the GET stream, if told
         self._changed = anyio.Event()  # set (and replaced) at every update
 
     @property
@@ -81,6 +82,7 @@ class SessionS:
                 async with self.http.stream("GET", self.raw.url(), headers=headers, timeout=None) as response:
                     if response.status_code == 200:
                         self.get_streams_opened += 1
+                        self.stream_server = response.headers.get("x-prynai-server")
                         if not started:
                             started = True
                             task_status.started()

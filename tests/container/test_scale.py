@@ -114,10 +114,18 @@ def calls_of(log: str, session_id: str) -> int:
     return count
 
 
+def port_of(log: str) -> int:
+    """The loopback port a replica's server reports it listens on."""
+    match = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log)
+    assert match, log[-2000:]
+    return int(match[1])
+
+
 async def test_one_session_roams_across_three_replicas_and_survives_a_kill(
     project: Project, http: httpx2.AsyncClient
 ) -> None:
     url = project.variables["URL"]
+    replica_ports = [int(u.rsplit(":", 1)[1]) for u in project.variables["REPLICA_URLS"].split(",")]
     inter, fall, rise = check_timing(SHIPPED_CFG.read_text())
     project.run("up", "-d", "--build")
     for replica in project.variables["REPLICA_URLS"].split(","):
@@ -140,13 +148,18 @@ async def test_one_session_roams_across_three_replicas_and_survives_a_kill(
         served = {c: calls_of(project.container_logs(c), s.session_id) for c in containers}
         assert all(served.values()), f"tools/call of S per replica: {served}"  # no stickiness: each served some
 
-        victim = containers[0]
+        # The victim is the replica holding S's GET stream: the stream must move, and nothing may be lost.
+        assert s.stream_server is not None
+        victim_port = replica_ports[int(s.stream_server.removeprefix("mcp")) - 1]
+        [victim] = [c for c in containers if port_of(project.container_logs(c)) == victim_port]
+        opened = s.get_streams_opened
         project.engine.docker("kill", "--signal", "KILL", victim)
         killed = time.monotonic()
         values.append(await s.check(UPDATE_WITHIN + inter * fall))
-        measure(
-            "scale-out: SIGKILL of a replica to S's next call answered and heard", f"{time.monotonic() - killed:.1f} s"
-        )
+        took = time.monotonic() - killed
+        which = "1.29" if project.is_v1 else "v2"
+        measure(f"scale-out {which}: SIGKILL of the replica holding S's stream to S's next call heard", f"{took:.1f} s")
+        assert s.get_streams_opened > opened and s.stream_server != f"mcp{replica_ports.index(victim_port) + 1}"
         for _ in range(CHECKS_AFTER - 1):
             values.append(await s.check(UPDATE_WITHIN))
         background.cancel_scope.cancel()

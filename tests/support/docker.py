@@ -169,7 +169,7 @@ def _own_dockerd(dockerd: str, root: Path) -> Iterator[str]:
     host = f"unix://{socket_path}"
     pidfile = root / "dockerd.pid"
     _stop_leftover(pidfile, root)
-    log = (root / "dockerd.log").open("ab")
+    log = (root / "dockerd.log").open("wb")  # this run's only: it is what a failure points to
     command = [
         dockerd,
         "--data-root",
@@ -196,22 +196,39 @@ def _own_dockerd(dockerd: str, root: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise EngineUnavailable(f"dockerd did not answer in {ENGINE_START_TIMEOUT}s; see {root}/dockerd.log")
             time.sleep(0.2)
+        # Containers left by a run that was killed come back with their restart policy: this engine is the tests'
+        # alone, so they go, with their volumes.
+        _remove_everything_running(host)
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            env = {**os.environ, "DOCKER_HOST": host}
+            subprocess.run([docker_cli(), "volume", "prune", "-f"], env=env, capture_output=True, timeout=60)
         yield host
     finally:
         _stop_engine(process, host)
         log.close()
 
 
+def _remove_everything_running(host: str) -> None:
+    env = {**os.environ, "DOCKER_HOST": host}
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        ids = subprocess.run(
+            [docker_cli(), "ps", "-aq"], env=env, capture_output=True, text=True, timeout=30
+        ).stdout.split()
+        if ids:
+            subprocess.run([docker_cli(), "rm", "-f", "-v", *ids], env=env, capture_output=True, timeout=60)
+
+
 def _stop_engine(process: subprocess.Popen[bytes], host: str) -> None:
-    """Remove every container this engine runs, then stop dockerd (which stops its containerd)."""
+    """Remove every container this engine runs and the images no tag names, then stop dockerd (and its containerd).
+
+    Base images and the layers of the current build stay: the next run reuses them. Build cache beyond a few GB goes.
+    """
     if process.poll() is None:
+        _remove_everything_running(host)
         env = {**os.environ, "DOCKER_HOST": host}
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
-            ids = subprocess.run(
-                [docker_cli(), "ps", "-aq"], env=env, capture_output=True, text=True, timeout=30
-            ).stdout.split()
-            if ids:
-                subprocess.run([docker_cli(), "rm", "-f", *ids], env=env, capture_output=True, timeout=60)
+        for prune in (["image", "prune", "-f"], ["builder", "prune", "-f", "--keep-storage", "3GB"]):
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                subprocess.run([docker_cli(), *prune], env=env, capture_output=True, timeout=120)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(ENGINE_STOP_TIMEOUT)
