@@ -8,6 +8,7 @@ routes. SIGTERM drains the replica before the server stops (`prynai_mcp.drain`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
                 if store is not None:
-                    await tasks.start(watch_connectivity, store)  # one log line per change of Redis's state
+                    # One log line per change of Redis's state.
+                    await tasks.start(functools.partial(watch_connectivity, store, auth=store.auth or None))
                 await tasks.start(watch_stop_signals, drain)  # SIGTERM: drain first, then let uvicorn stop
                 _announce(settings, services)
                 yield

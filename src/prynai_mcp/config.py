@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # State backend: empty means the embedded in-memory backend.
     redis_url: str = ""
     prynai_redis_prefix: str = "prynai"
+    # How to authenticate to Redis: "password" (whatever REDIS_URL carries, nothing included) or "entra" (Microsoft
+    # Entra ID with the replica's managed identity: Azure Managed Redis with access keys disabled).
+    prynai_redis_auth: Literal["password", "entra"] = "password"
+    # The user-assigned managed identity's client id (the Azure SDKs' own name); empty: the system-assigned one.
+    azure_client_id: str = ""
     # Keys sealing MRTR requestState (2026-07-28 wire), first = current, all accepted (rotation). Empty: with
     # REDIS_URL, one key generated once and shared through Redis; without, a per-process key.
     prynai_request_state_keys: CsvList = Field(default_factory=list)

@@ -11,11 +11,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from urllib.parse import urlsplit
 
 from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 
 from prynai_mcp.config import Settings
 from prynai_mcp.legacy import ChangeFeed, LegacySessions
+from prynai_mcp.redis_store import RedisStore
+from prynai_mcp.redis_store.entra import auth_description, managed_identity_credentials
 from prynai_mcp.sessions.events import EventLog, MemoryEventLog
 from prynai_mcp.sessions.inbox import LocalInbox, ReplicaInbox
 from prynai_mcp.sessions.ownership import LocalOwnership, Ownership, RedisOwnership
@@ -49,6 +52,7 @@ class Services:
             settings.redis_url,
             settings.prynai_redis_prefix,
             session_ttl_seconds=settings.prynai_session_idle_seconds,
+            store=_entra_store(settings) if settings.redis_url and settings.prynai_redis_auth == "entra" else None,
         )
         # With Redis, changes fan out to every replica's listeners; the bus borrows the backend's connection pool.
         bus: SubscriptionBus = (
@@ -100,3 +104,16 @@ class Services:
 
     def uptime_seconds(self) -> float:
         return round(time.monotonic() - self.started_at, 3)
+
+
+def _entra_store(settings: Settings) -> RedisStore:
+    """The Redis client for Entra ID authentication: the managed identity's tokens instead of a password."""
+    if urlsplit(settings.redis_url).password:
+        raise ValueError(
+            "REDIS_URL carries a password, but PRYNAI_REDIS_AUTH=entra signs in with a token: drop one"
+        )
+    return RedisStore(
+        settings.redis_url,
+        credential_provider=managed_identity_credentials(settings.azure_client_id),
+        auth=auth_description("entra", settings.azure_client_id),
+    )

@@ -78,6 +78,11 @@ def test_unusable_configuration_fails_at_start(overrides: dict[str, Any], words:
         ),
         ({"PRYNAI_MAX_SESSIONS": "0"}, "error: PRYNAI_MAX_SESSIONS: Input should be greater than 0"),
         (
+            {"REDIS_URL": "rediss://:key@cache.example.net:10000/0", "PRYNAI_REDIS_AUTH": "entra"},
+            "error: REDIS_URL carries a password, but PRYNAI_REDIS_AUTH=entra signs in with a token: drop one",
+        ),
+        ({"PRYNAI_REDIS_AUTH": "keys"}, "error: PRYNAI_REDIS_AUTH: Input should be 'password' or 'entra'"),
+        (
             {"AUTH_REQUIRED": "true", "ENTRA_TENANT_ID": TENANT, "ENTRA_AUDIENCES": APP, "PRYNAI_TOOL_ROLES": "add"},
             "error: PRYNAI_TOOL_ROLES",
         ),

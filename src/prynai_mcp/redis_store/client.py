@@ -25,11 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
@@ -109,13 +110,17 @@ class RedisStore:
         *,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         command_timeout: float = COMMAND_TIMEOUT_SECONDS,
+        credential_provider: CredentialProvider | None = None,
+        auth: str = "",
     ) -> None:
         scheme = urlsplit(url).scheme
         if scheme not in _SCHEMES:
             raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redacted(url)!r}")
         self.url = url
+        # How this replica authenticates, for logs ("" means: as REDIS_URL says, a password or nothing).
+        self.auth = auth
         # from_url parses the URL (password, db, TLS for rediss://) and connects nothing until the first command.
-        self.client: Redis = Redis.from_url(
+        pool = ConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=connect_timeout,
@@ -128,7 +133,12 @@ class RedisStore:
             # so after a Redis restart each stale pooled connection would fail one command. (The notifications are
             # a RESP3 feature of some managed Redis offerings; we speak RESP2 and reconnect by ourselves.)
             maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            # Entra ID: user name and token from the provider, for each new connection.
+            credential_provider=credential_provider,
         )
+        # Given to the client as well (not only to the pool, which is all `Redis.from_url` does): only then does
+        # redis-py re-authenticate the open connections each time the provider renews its token.
+        self.client: Redis = Redis(connection_pool=pool, credential_provider=credential_provider)
 
     def __repr__(self) -> str:
         return f"RedisStore({redacted(self.url)!r})"
@@ -163,4 +173,4 @@ class RedisStore:
     async def close(self) -> None:
         """Close every pooled connection. Quick even when Redis is gone (no retries to wait out)."""
         with contextlib.suppress(*UNAVAILABLE_ERRORS):
-            await self.client.aclose()
+            await self.client.aclose(close_connection_pool=True)

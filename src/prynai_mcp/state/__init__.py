@@ -61,15 +61,18 @@ class StateBackend(Protocol):
         """The session was used: what it recorded must live as long as the session does (cheap to call often)."""
 
 
-def create_backend(redis_url: str, prefix: str, *, session_ttl_seconds: float = 30 * 60) -> StateBackend:
+def create_backend(
+    redis_url: str, prefix: str, *, session_ttl_seconds: float = 30 * 60, store: RedisStore | None = None
+) -> StateBackend:
     """The backend the configuration asks for: in-memory when no Redis URL is set, else Redis under `prefix`.
 
     `session_ttl_seconds` (the session idle timeout) is how long a legacy session's recorded choices outlive its
-    last use in Redis. Connects nothing: the Redis backend connects on first use.
+    last use in Redis; `store`, a client configured otherwise (Entra ID authentication). Connects nothing: the Redis
+    backend connects on first use.
     """
     if not redis_url:
         return MemoryBackend()
-    return RedisBackend(RedisStore(redis_url), Keys(prefix), session_ttl_seconds=session_ttl_seconds)
+    return RedisBackend(store or RedisStore(redis_url), Keys(prefix), session_ttl_seconds=session_ttl_seconds)
 
 
 __all__ = ["MemoryBackend", "RedisBackend", "StateBackend", "create_backend"]
