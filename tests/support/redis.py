@@ -13,14 +13,17 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
+import trustme
 
 from tests.support.server import free_port, stop
 
@@ -53,22 +56,37 @@ def redis_server_binary() -> str:
 class RedisServer:
     """One `redis-server` process bound to 127.0.0.1; survives `stop`/`start` cycles with its port and data dir."""
 
-    def __init__(self, *, appendonly: bool = False, port: int | None = None, password: str | None = None) -> None:
+    def __init__(
+        self, *, appendonly: bool = False, port: int | None = None, password: str | None = None, tls: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.password = password  # `requirepass`: clients must AUTH, as with Azure's access keys
+        self.tls = tls  # TLS only on `port` (as Azure's Redis on 6380 and 10000), with a throwaway CA
         self._dir = tempfile.TemporaryDirectory(prefix="prynai-redis-")
         self.data_dir = Path(self._dir.name)
         self.log_path = self.data_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.ca_path = self.data_dir / "ca.pem"  # what a client must trust, with `tls`
+        if tls:
+            ca = trustme.CA()
+            issued = ca.issue_cert("127.0.0.1", "localhost")
+            ca.cert_pem.write_to_path(str(self.ca_path))
+            issued.cert_chain_pems[0].write_to_path(str(self.data_dir / "redis.pem"))
+            issued.private_key_pem.write_to_path(str(self.data_dir / "redis-key.pem"))
+            self._ssl_context = ssl.create_default_context()
+            ca.configure_trust(self._ssl_context)
 
     def url(self, db: int = 0) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}/{db}"
 
     def client(self, db: int = 0) -> redis.Redis:
         """A plain synchronous client, to look at what the server stored (keys, TTLs) as an operator would."""
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, password=self.password, decode_responses=True)
+        tls: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(self.ca_path)} if self.tls else {}
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, db=db, password=self.password, decode_responses=True, **tls
+        )
 
     @property
     def running(self) -> bool:
@@ -78,10 +96,21 @@ class RedisServer:
         """Start the server (loading its AOF, if any) and return once it answers PING."""
         if self.running:
             return
+        listen = ["--port", "0", "--tls-port", str(self.port)] if self.tls else ["--port", str(self.port)]
+        tls = (
+            [
+                *("--tls-cert-file", str(self.data_dir / "redis.pem")),
+                *("--tls-key-file", str(self.data_dir / "redis-key.pem")),
+                *("--tls-ca-cert-file", str(self.ca_path)),
+                *("--tls-auth-clients", "no"),
+            ]
+            if self.tls
+            else []
+        )
         command = [
             redis_server_binary(),
-            "--port",
-            str(self.port),
+            *listen,
+            *tls,
             "--bind",
             "127.0.0.1",
             "--dir",
@@ -134,7 +163,8 @@ class RedisServer:
 
     def _answers_ping(self) -> bool:
         # Raw RESP, so readiness does not depend on the client library under test. "-LOADING" (AOF replay) is no.
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw:
+            sock = self._ssl_context.wrap_socket(raw, server_hostname="127.0.0.1") if self.tls else raw
             auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
             sock.sendall(auth + b"PING\r\n")
             answer = b""
@@ -148,9 +178,9 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis(*, appendonly: bool = False) -> Iterator[RedisServer]:
+def running_redis(*, appendonly: bool = False, tls: bool = False, password: str | None = None) -> Iterator[RedisServer]:
     """A started `RedisServer`, stopped and its data removed afterwards."""
-    server = RedisServer(appendonly=appendonly)
+    server = RedisServer(appendonly=appendonly, tls=tls, password=password)
     try:
         server.start()
         yield server
