@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 uv sync --frozen --quiet
 echo "== ruff"
-uv run --frozen ruff check src tests examples devtools bench
-uv run --frozen ruff format --check src tests examples devtools bench
+uv run --frozen ruff check src tests examples devtools bench infra scripts
+uv run --frozen ruff format --check src tests examples devtools bench infra scripts
 echo "== mypy"
 uv run --frozen mypy src devtools/entra_standin/src tests
 echo "== pytest"

@@ -109,9 +109,7 @@ class Services:
 def _entra_store(settings: Settings) -> RedisStore:
     """The Redis client for Entra ID authentication: the managed identity's tokens instead of a password."""
     if urlsplit(settings.redis_url).password:
-        raise ValueError(
-            "REDIS_URL carries a password, but PRYNAI_REDIS_AUTH=entra signs in with a token: drop one"
-        )
+        raise ValueError("REDIS_URL carries a password, but PRYNAI_REDIS_AUTH=entra signs in with a token: drop one")
     return RedisStore(
         settings.redis_url,
         credential_provider=managed_identity_credentials(settings.azure_client_id),
