@@ -16,6 +16,7 @@ This is a habit, not a gate: it takes minutes per module, so it is not part of `
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -116,8 +117,9 @@ def run_target(name: str, target: Target, scratch: Path) -> dict[str, object]:
     if baseline.returncode != 0:
         raise SystemExit(f"{name}: the tests fail without any mutant; fix them first")
     subprocess.run(["uv", "run", "--frozen", "cosmic-ray", "init", str(config), str(session)], cwd=scratch, check=True)
-    if target.functions:
-        with use_db(str(session), WorkDB.Mode.open) as db:
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        skip_annotations(db, scratch / target.module)
+        if target.functions:
             skip_outside(db, target.functions)
     started = time.monotonic()
     subprocess.run(["uv", "run", "--frozen", "cosmic-ray", "exec", str(config), str(session)], cwd=scratch, check=True)
@@ -132,6 +134,36 @@ def skip_outside(db: WorkDB, functions: tuple[str, ...]) -> None:
     for item in db.pending_work_items:
         if not any(mutation.definition_name in functions for mutation in item.mutations):
             db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="outside the target"))
+
+
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the module's type annotations are, as ((line, column), (end line, end column))."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+            annotations += [argument.annotation for argument in every if argument is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for annotation in annotations:
+            if annotation is not None and annotation.end_lineno is not None and annotation.end_col_offset is not None:
+                start = (annotation.lineno, annotation.col_offset)
+                spans.append((start, (annotation.end_lineno, annotation.end_col_offset)))
+    return spans
+
+
+def skip_annotations(db: WorkDB, module: Path) -> None:
+    """Mark mutants inside type annotations as skipped: every module starts `from __future__ import annotations`, so
+    annotations are strings never evaluated, and a mutant there cannot change behaviour (it is equivalent)."""
+    source = module.read_text()
+    assert "from __future__ import annotations" in source, f"{module}: annotations would be evaluated"
+    spans = annotation_spans(source)
+    for item in db.pending_work_items:
+        if all(any(start <= tuple(m.start_pos) < end for start, end in spans) for m in item.mutations):
+            db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="in an annotation"))
 
 
 def summarize(name: str, target: Target, db: WorkDB) -> dict[str, object]:

@@ -39,3 +39,12 @@ def tampered(token: str, **changes: Any) -> str:
     """Same header and signature, edited payload."""
     header, _, signature = token.split(".")
     return f"{header}.{_segment({**payload_of(token), **changes})}.{signature}"
+
+
+def with_header(token: str, **changes: Any) -> str:
+    """`token` with its header changed (values PyJWT itself would not encode, such as a non-string kid); the
+    signature no longer matches, which matters only to checks made after the header's."""
+    header, payload, signature = token.split(".")
+    decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    decoded.update(changes)
+    return ".".join([_segment(decoded), payload, signature])

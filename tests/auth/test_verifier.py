@@ -10,7 +10,7 @@ import pytest
 from entra_standin import RunningStandIn
 
 from prynai_mcp.auth.reasons import Reason, TokenRejected
-from tests.auth.forge import hs256_with_public_key, payload_of, tampered, unsigned
+from tests.auth.forge import hs256_with_public_key, payload_of, tampered, unsigned, with_header
 from tests.auth.verifiers import VerifierFactory
 
 
@@ -119,10 +119,40 @@ async def test_refuses_garbage(make_verifier: VerifierFactory, garbage: str) -> 
     assert (await rejection(make_verifier, garbage)).reason is Reason.MALFORMED
 
 
-async def test_refuses_a_token_without_kid(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:
+NO_KID = "The token header names no signing key (kid)."
+NOT_A_JWT = "The bearer token is not a well-formed JWT."  # PyJWT itself refuses a kid that is not a string
+
+
+@pytest.mark.parametrize(
+    ("kid", "description"),
+    [(None, NO_KID), ("", NO_KID), (123, NOT_A_JWT), (["k"], NOT_A_JWT)],
+    ids=["absent", "empty", "a number", "a list"],
+)
+async def test_refuses_a_token_without_a_kid_string(
+    standin: RunningStandIn, make_verifier: VerifierFactory, kid: object, description: str
+) -> None:
     token = jwt.encode(standin.authority.claims(), standin.authority.key().private_key, algorithm="RS256")
+    if kid is not None:
+        token = with_header(token, kid=kid)
     refused = await rejection(make_verifier, token)
-    assert refused.reason is Reason.MALFORMED and "kid" in refused.description
+    assert refused.reason is Reason.MALFORMED
+    assert refused.description == description
+
+
+def padded_to(standin: RunningStandIn, length: int) -> str:
+    """A valid token whose length is within 4 characters of `length` (base64 grows in steps of 4)."""
+    base = len(standin.authority.mint(claims={"padding": ""}))
+    token = standin.authority.mint(claims={"padding": "x" * ((length - base) * 3 // 4)})
+    assert abs(len(token) - length) <= 4, len(token)
+    return token
+
+
+async def test_the_size_limit_is_16_kib(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:
+    limit = 16 * 1024
+    verifier = make_verifier()
+    assert await verifier.verify_token(padded_to(standin, limit - 8)) is not None
+    refused = await rejection(make_verifier, padded_to(standin, limit + 8))
+    assert refused.reason is Reason.OVERSIZED
 
 
 async def test_refuses_an_oversized_token_without_parsing(
