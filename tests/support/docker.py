@@ -205,6 +205,7 @@ def _own_dockerd(dockerd: str, root: Path) -> Iterator[str]:
         yield host
     finally:
         _stop_engine(process, host)
+        _unmount_below(root / "exec")
         log.close()
 
 
@@ -235,6 +236,16 @@ def _stop_engine(process: subprocess.Popen[bytes], host: str) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _unmount_below(directory: Path) -> None:
+    """dockerd leaves its default network namespace mounted under the exec root when it stops: unmount it (and any
+    other mount it left there), so nothing of the engine outlives the tests."""
+    prefix = str(directory.resolve()) + "/"
+    with contextlib.suppress(OSError):
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        for point in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+            subprocess.run(["umount", point], capture_output=True, timeout=30)
 
 
 def _stop_leftover(pidfile: Path, root: Path) -> None:
