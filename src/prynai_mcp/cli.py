@@ -63,6 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=settings.ssl_certfile or None,
         ssl_keyfile=settings.ssl_keyfile or None,
         timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
+        timeout_keep_alive=int(settings.prynai_http_keepalive_seconds),
         proxy_headers=True,
         forwarded_allow_ips="*",
     )

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # the other replicas). Keep it below the platform's kill timeout (Azure Container Apps: 30 s), less ~3 s.
     prynai_shutdown_grace_seconds: float = Field(default=20, ge=0)
     prynai_max_sessions: int = Field(default=10_000, gt=0)
+    # How long an idle client connection is kept open for its next request. Longer than the idle timeout of the
+    # balancers in front (commonly 60 s), so a balancer never reuses a connection the server is closing.
+    prynai_http_keepalive_seconds: float = Field(default=75, gt=0)
     prynai_json_response: bool = False
     prynai_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -98,6 +101,19 @@ class Settings(BaseSettings):
     prynai_tool_roles: CsvList = Field(default_factory=list)
     # Least seconds between two fetches of the authority's keys (a token naming an unknown kid triggers one).
     prynai_jwks_refetch_seconds: float = Field(default=60.0, gt=0)
+
+    # Telemetry (prynai_mcp.telemetry): off unless one of these asks for an exporter. The standard OpenTelemetry names
+    # decide what is exported where; the SDK reads its other OTEL_* variables (headers, timeouts, service name,
+    # resource attributes, export intervals) from the process environment itself.
+    otel_sdk_disabled: bool = False
+    otel_traces_exporter: str = ""  # otlp, console or none; empty: otlp when an OTLP endpoint is set
+    otel_metrics_exporter: str = ""
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+    otel_exporter_otlp_metrics_endpoint: str = ""
+    otel_exporter_otlp_protocol: str = ""  # only http/protobuf is shipped
+    # Azure Monitor (Application Insights): traces and metrics to this resource as well.
+    applicationinsights_connection_string: str = ""
 
     # TLS for `prynai-mcp serve`.
     ssl_certfile: str = Field(default="", validation_alias=AliasChoices("ssl_certfile", "prynai_ssl_certfile"))

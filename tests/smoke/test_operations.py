@@ -10,6 +10,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 import trustme
@@ -124,3 +125,19 @@ async def test_get_streams_advertise_the_configured_retry(http: httpx2.AsyncClie
         async with http.stream("GET", configured.mcp_url, headers=session.headers(Accept="text/event-stream")) as get:
             first = await anext(get.aiter_lines())
     assert first == "retry: 700"
+
+
+async def test_an_idle_connection_outlives_uvicorns_default_keepalive() -> None:
+    """A balancer reuses idle connections; one the server closed after uvicorn's default 5 s would fail a request.
+    PRYNAI_HTTP_KEEPALIVE_SECONDS (75 by default) keeps it open; here set to 8, and the connection waits 6 s."""
+    with running_server({"PRYNAI_HTTP_KEEPALIVE_SECONDS": "8"}) as patient:
+        port = int(patient.url.rsplit(":", 1)[1])
+        request = f"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        async with stream:
+            for wait in (6, 0):  # past uvicorn's default keep-alive, within the configured one
+                await stream.send(request)
+                with anyio.fail_after(5):
+                    answer = await stream.receive()
+                assert answer.startswith(b"HTTP/1.1 200"), answer
+                await anyio.sleep(wait)
