@@ -68,9 +68,10 @@ async def test_expiry_leeway_is_small(standin: RunningStandIn, make_verifier: Ve
     assert (await rejection(make_verifier, long_expired)).reason is Reason.EXPIRED
 
 
-async def test_refuses_another_tenant(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:
+@pytest.mark.parametrize("tenant", ["00000000-0000-4000-8000-000000000001", "ffffffff-ffff-4fff-bfff-fffffffffffe"])
+async def test_refuses_another_tenant(standin: RunningStandIn, make_verifier: VerifierFactory, tenant: str) -> None:
     # Entra signs every tenant's tokens with the same keys: only tid/iss tell them apart.
-    stranger = standin.authority.add_client(tenant_id="0f0f0f0f-0000-4000-8000-000000000001")
+    stranger = standin.authority.add_client(tenant_id=tenant)
     token = standin.authority.mint(stranger)
     refused = await rejection(make_verifier, token)
     assert refused.reason is Reason.OTHER_TENANT
@@ -86,6 +87,18 @@ async def test_refuses_v1_tokens_unless_enabled(standin: RunningStandIn, make_ve
     assert "ENTRA_ACCEPT_V1_TOKENS" in refused.description
     access = await make_verifier(accept_v1=True).verify_token(token)
     assert access is not None and access.client_id == standin.authority.default_client().client_id
+
+
+async def test_another_issuer_in_the_tenant_gets_no_v1_hint(
+    standin: RunningStandIn, make_verifier: VerifierFactory
+) -> None:
+    claims = {**standin.authority.claims(), "iss": "https://tokens.example/"}
+    token = jwt.encode(
+        claims, standin.authority.key().private_key, algorithm="RS256", headers={"kid": standin.authority.active_kid}
+    )
+    refused = await rejection(make_verifier, token)
+    assert refused.reason is Reason.WRONG_ISSUER
+    assert refused.description == f"The token was not issued by {standin.url}/{standin.tenant_id}/v2.0."
 
 
 async def test_refuses_alg_none(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:

@@ -204,3 +204,11 @@ async def test_ipv6_loopback_host_is_in_the_default_list(
 ) -> None:
     response = await initialize(http, server.mcp_url, Host=host)
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/livez"])
+async def test_only_mcp_is_guarded(edge: RunningServer, http: httpx2.AsyncClient, path: str) -> None:
+    # Platform probes (Azure Container Apps sends the replica's own address as Host) must get through whatever Host
+    # or Origin they send; the guard stands in front of /mcp only.
+    response = await http.get(edge.url + path, headers={"Host": "10.0.0.7:8000", "Origin": "https://elsewhere.example"})
+    assert response.status_code == 200, response.text
