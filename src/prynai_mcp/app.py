@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from prynai_mcp import _sdk
+from prynai_mcp import _sdk, telemetry
 from prynai_mcp.auth import EntraAuth
 from prynai_mcp.config import Settings
 from prynai_mcp.drain import Drain, watch_stop_signals
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the whole server from `settings` (default: the environment)."""
     settings = settings or Settings()
     configure_logging(settings.prynai_log_level)
+    telemetry.start(settings)  # before any Redis client is built: it decides which client that is
     services = Services.from_settings(settings)
     entra = EntraAuth.from_settings(settings, MCP_PATH) if settings.auth_required else None
     store = services.backend.store if isinstance(services.backend, RedisBackend) else None
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         drain=drain,
     )
+    telemetry.watch_sessions(manager.open_sessions)
     mcp_route, auth_middleware = mcp_routes(MCP_PATH, manager, mcp.settings.auth, entra.verifier if entra else None)
 
     @contextlib.asynccontextmanager
@@ -111,9 +113,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if entra is not None:
                 await entra.aclose()
             await services.backend.close()
+            await telemetry.shutdown()  # export what is buffered
 
     middleware = [
         Middleware(AccessLog),
+        *telemetry.edge(),  # counts SSE streams (nothing while telemetry is off)
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
@@ -174,6 +178,7 @@ def _build_mcp(
         )
         conformance.register_conformance_fixture(mcp)
     argument_errors.bind(mcp)
+    telemetry.instrument_server(mcp)  # our span per message in place of the SDK's (or neither, while off)
     if request_state is not None:
         # Only middleware outside the SDK's request-state boundary sees why sealing failed.
         chain = mcp.middleware

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     # decide what is exported where; the SDK reads its other OTEL_* variables (headers, timeouts, service name,
     # resource attributes, export intervals) from the process environment itself.
     otel_sdk_disabled: bool = False
-    otel_traces_exporter: str = ""  # otlp, console or none; empty: otlp when an OTLP endpoint is set
+    otel_traces_exporter: str = ""  # otlp or none; empty: otlp when an OTLP endpoint is set
     otel_metrics_exporter: str = ""
     otel_exporter_otlp_endpoint: str = ""
     otel_exporter_otlp_traces_endpoint: str = ""

@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from prynai_mcp import telemetry
 from prynai_mcp.sessions.identity import SESSION_HEADER, session_id_of
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
@@ -135,5 +136,6 @@ async def mcp_log(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> H
                 "client_id": caller_client_id(ctx),  # which agent called: the operator's first question
                 "status": outcome,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                **telemetry.trace_fields(),  # trace_id, span_id with telemetry on: the line joins its trace
             },
         )

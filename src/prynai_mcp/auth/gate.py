@@ -23,6 +23,7 @@ from pydantic import AnyHttpUrl
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from prynai_mcp import telemetry
 from prynai_mcp.auth.reasons import AuthorityUnavailable, TokenRejected
 from prynai_mcp.auth.verifier import EntraTokenVerifier
 
@@ -59,6 +60,7 @@ class BearerGate:
         authorization = Headers(scope=scope).get("authorization", "")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
+            telemetry.auth_rejected("missing_token", 401)
             await self.app(scope, receive, send)  # the SDK answers 401 "Authentication required"
             return
         token = token.strip()
@@ -66,9 +68,11 @@ class BearerGate:
             verified = await self.verifier.check(token)
         except TokenRejected as rejected:
             logger.info("bearer token refused", extra={"event": "auth_refused", "reason": str(rejected.reason)})
+            telemetry.auth_rejected(str(rejected.reason), 401)
             await self._refuse(send, 401, "invalid_token", rejected.description)
             return
         except AuthorityUnavailable:
+            telemetry.auth_rejected("authority_unavailable", 503)
             await self._refuse(
                 send,
                 503,
@@ -80,6 +84,7 @@ class BearerGate:
         if verified.missing is not None:
             missing = verified.missing
             logger.info("bearer token lacks permissions", extra={"event": "auth_forbidden", "missing": missing.names})
+            telemetry.auth_rejected("missing_" + missing.kind.replace(" ", "_"), 403)
             policy = self.verifier.policy
             scopes = [policy.full_scope(n) for n in missing.names] if missing.kind == "scope" else []
             await self._refuse(

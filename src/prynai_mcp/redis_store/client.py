@@ -35,6 +35,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
 
+from prynai_mcp import telemetry
+
 logger = logging.getLogger(__name__)
 
 # JSON-RPC code for "the shared store is unreachable, retry": in the implementation-defined server-error range
@@ -138,7 +140,7 @@ class RedisStore:
         )
         # Given to the client as well (not only to the pool, which is all `Redis.from_url` does): only then does
         # redis-py re-authenticate the open connections each time the provider renews its token.
-        self.client: Redis = Redis(connection_pool=pool, credential_provider=credential_provider)
+        self.client: Redis = telemetry.redis_client(pool, credential_provider)  # with telemetry on: measured
 
     def __repr__(self) -> str:
         return f"RedisStore({redacted(self.url)!r})"

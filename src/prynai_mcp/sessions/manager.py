@@ -38,6 +38,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Scope, Send
 
+from prynai_mcp import telemetry
 from prynai_mcp.drain import Drain
 from prynai_mcp.http.bodies import read_body, replay
 from prynai_mcp.http.errors import jsonrpc_error_response
@@ -103,6 +104,10 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self._max_stream_seconds = max_stream_seconds
         self.drain = drain or Drain(grace_seconds=0)  # GET streams end with a retry hint when it begins
 
+    def open_sessions(self) -> int:
+        """Sessions with a local copy on this replica (the `prynai.mcp.sessions.active` metric)."""
+        return len(self._server_instances)
+
     # --- requests ---------------------------------------------------------------------------------------------
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,6 +134,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             return
         if method == "DELETE":
             await self._end_session(session_id)
+            telemetry.session_ended(record.protocol_version, record.created_at)
             await Response(status_code=200)(scope, receive, send)
             return
         if method == "POST":
@@ -255,6 +261,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 return
             if not batch and is_request and (lost := await self.ownership.orphaned(session_id, stream)) is not None:
                 await self.events.append(session_id, stream, interrupted_error(lost))
+                telemetry.request_interrupted()
                 continue
             if not batch and is_request and (quiet := quiet + block) < self._keepalive_seconds:
                 continue
