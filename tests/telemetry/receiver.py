@@ -112,7 +112,9 @@ class Receiver:
             routes=[
                 Route("/v1/traces", self._traces, methods=["POST"]),
                 Route("/v1/metrics", self._metrics, methods=["POST"]),
+                # A connection string's IngestionEndpoint ends with "/", and the exporter appends "/v2.1/track".
                 Route("/v2.1/track", self._track, methods=["POST"]),
+                Route("//v2.1/track", self._track, methods=["POST"]),
             ]
         )
 

@@ -2,11 +2,12 @@
 
 Guarantees:
 - **Off** (the default: no OTLP exporter or endpoint and no `APPLICATIONINSIGHTS_CONNECTION_STRING` configured, or
-  `OTEL_SDK_DISABLED=true`; see `telemetry.plan`): nothing from the OpenTelemetry SDK, its exporters or Azure
-  Monitor is imported, no thread is started, nothing is exported. No middleware is added and Redis gets redis-py's
-  plain client; the hooks below cost one check of a module variable. The MCP SDK's own span middleware is taken out
-  of the chain too (it would start a no-op span per message). The `opentelemetry` API modules the MCP SDK itself
-  imports at import time stay loaded: that is the SDK's doing, and they do nothing without a provider.
+  `OTEL_SDK_DISABLED=true`; see `telemetry.plan`): this package imports nothing of OpenTelemetry or Azure Monitor,
+  starts no thread, sets no provider and exports nothing. No middleware is added and Redis gets redis-py's plain
+  client; the hooks below cost one check of a module variable. The MCP SDK's own span middleware is taken out of
+  the chain too (it would start a no-op span per message). Two dependencies import some OpenTelemetry by themselves,
+  at import time: the MCP SDK the API, redis-py 8 `opentelemetry.sdk.metrics` (for its optional observability,
+  whenever the SDK is installed); neither sets up a provider, so neither records or exports anything.
 - **On** (`OTEL_*` for OTLP over HTTP, `APPLICATIONINSIGHTS_CONNECTION_STRING` for Azure Monitor, or both): one
   SERVER span per MCP message after the OpenTelemetry MCP conventions, continuing the client's trace context
   (`params._meta`, else the HTTP `traceparent` header), with a CLIENT span per Redis round trip under it; the

@@ -58,6 +58,11 @@ class Telemetry:
             metrics.set_meter_provider(self._meter_provider)
             meter = self._meter_provider.get_meter(SCOPE, VERSION)
         self.instruments = Instruments(meter)
+        if AZURE_MONITOR in plan.traces + plan.metrics and logging.getLogger().level > logging.DEBUG:
+            # azure-core logs every request it sends (headers and all) and the exporter every success, at INFO:
+            # several multi-line lines per export. Their warnings and errors still come through.
+            for name in ("azure.core.pipeline.policies.http_logging_policy", "azure.monitor.opentelemetry.exporter"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         logger.info(
             "telemetry on",
             extra={
