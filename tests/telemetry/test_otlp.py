@@ -11,12 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 
+import anyio
 import httpx2
 import pytest
 
+from prynai_mcp.sampling import mock_sampler
 from prynai_mcp.telemetry.instruments import OPERATION_BUCKETS
+from tests.support.clients import client
 from tests.support.server import RunningServer, running_server
-from tests.telemetry.receiver import STATUS_ERROR, Receiver, running_receiver
+from tests.telemetry.receiver import CLIENT, STATUS_ERROR, Receiver, Span, running_receiver
 from tests.telemetry.wire import LEGACY, MODERN, LegacySession, modern_request, traceparent
 
 SERVICE = "prynai-telemetry-test"
@@ -234,3 +237,27 @@ def test_log_lines_carry_the_trace_id(receiver: Receiver, exporting: RunningServ
     (line,) = [r for r in exporting.log_records(since) if r.get("event") == "mcp" and r.get("method") == "tools/call"]
     assert line["trace_id"] == trace_id == span.trace_id
     assert line["span_id"] == span.span_id
+
+
+async def test_the_sdks_span_for_a_sampling_request_is_a_child_of_the_call(
+    receiver: Receiver, exporting: RunningServer
+) -> None:
+    """The SDK's own CLIENT span for a server->client request is kept (it is not a duplicate of ours): with our
+    provider installed it lands in the call's trace, under the call's SERVER span."""
+    async with client(exporting.mcp_url, "legacy", sampling_callback=mock_sampler) as mcp:
+        result = await mcp.call_tool("summarize_via_client_llm", {"text": "spans"})
+    assert result.content[0].text == "MOCK:spans"  # type: ignore[union-attr]
+
+    def sampled() -> tuple[Span, Span] | None:
+        calls = [s for s in receiver.server_spans() if s.name == "tools/call summarize_via_client_llm"]
+        asks = [s for s in receiver.spans if s.kind == CLIENT and "sampling/createMessage" in s.name]
+        pairs = [(c, a) for c in calls for a in asks if a.parent_span_id == c.span_id]
+        return pairs[0] if pairs else None
+
+    call, ask = await anyio.to_thread.run_sync(lambda: receiver.wait_for("the sampling span", sampled))
+    assert ask.trace_id == call.trace_id and ask.scope == "mcp-python-sdk"
+    assert ask.attributes["mcp.method.name"] == "sampling/createMessage"
+    same_call = [
+        s for s in receiver.server_spans() if s.attributes.get("mcp.session.id") == call.attributes["mcp.session.id"]
+    ]
+    assert [s.name for s in same_call].count("tools/call summarize_via_client_llm") == 1
