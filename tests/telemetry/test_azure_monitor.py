@@ -48,7 +48,16 @@ def test_requests_dependencies_and_metrics_reach_application_insights(tmp_path: 
             session.request(
                 "az-bump", "tools/call", {"name": "bump_counter", "arguments": {"by": 2}}, meta={"traceparent": header}
             )
+            session.request("az-bad", "prompts/get", {"name": "no_such_prompt", "arguments": {}})
             session.close()
+            (failed,) = receiver.wait_for(
+                "the failed prompt as a Request item",
+                lambda: [
+                    e
+                    for e in items(receiver, "Request")
+                    if e["data"]["baseData"]["properties"].get("jsonrpc.request.id") == "az-bad"
+                ],
+            )
             (request,) = receiver.wait_for(
                 "the call as a Request item",
                 lambda: [
@@ -90,6 +99,10 @@ def test_requests_dependencies_and_metrics_reach_application_insights(tmp_path: 
     assert properties["gen_ai.tool.name"] == "bump_counter"
     assert properties["mcp.session.id"] == session_id
     assert properties["mcp.protocol.version"] == LEGACY
+    # The exporter keeps `error.type` out of customDimensions; our copy of it is there.
+    assert failed["data"]["baseData"]["success"] is False
+    assert failed["data"]["baseData"]["properties"]["prynai.error.type"] == "-32602"
+    assert "prynai.error.type" not in properties
     for dependency in dependencies:
         assert dependency["data"]["baseData"]["type"] == "redis"
         assert dependency["tags"]["ai.operation.parentId"] == data["id"]

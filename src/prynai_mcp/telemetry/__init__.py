@@ -74,7 +74,7 @@ def instrument_server(mcp: MCPServer[Any]) -> None:
     if _active is not None:
         from prynai_mcp.telemetry.spans import ServerSpans
 
-        chain.insert(position, ServerSpans(_active.tracer, _active.instruments))
+        chain.insert(position, ServerSpans(_active.tracer, _active.instruments, azure_monitor=_active.azure_traces))
 
 
 def edge() -> list[Middleware]:

@@ -45,6 +45,7 @@ class Telemetry:
         self._tracer_provider: TracerProvider | None = None
         self._meter_provider: MeterProvider | None = None
         self.tracer: Tracer = NoOpTracer()
+        self.azure_traces = AZURE_MONITOR in plan.traces
         meter: Meter = NoOpMeter(SCOPE)
         if plan.traces:
             self._tracer_provider = TracerProvider(resource=resource)

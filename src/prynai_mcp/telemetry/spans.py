@@ -47,9 +47,12 @@ def _remote_context(carrier: Mapping[str, Any] | None) -> Context | None:
 
 
 class ServerSpans:
-    def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
+    def __init__(self, tracer: Tracer, instruments: Instruments, *, azure_monitor: bool = False) -> None:
         self._tracer = tracer
         self._duration = instruments.operation_duration
+        # Azure Monitor's exporter leaves `error.type` and `rpc.*` out of a request's customDimensions (it treats them
+        # as its own): a copy under our name keeps the error's code queryable there.
+        self._copy_error = azure_monitor
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
@@ -118,6 +121,8 @@ class ServerSpans:
                 if failure:
                     span.set_attributes(failure)
                     measured.update(failure)
+                    if self._copy_error:
+                        span.set_attribute("prynai.error.type", failure["error.type"])
                 self._duration.record(time.perf_counter() - started, measured)
 
 
