@@ -32,6 +32,7 @@ async def test_accepts_an_application_token(standin: RunningStandIn, make_verifi
     assert access.claims is not None and access.claims["iss"] == f"{standin.url}/{standin.tenant_id}/v2.0"
     assert "Mcp.Invoke" in access.scopes
     assert access.expires_at == payload_of(token)["exp"] + 60  # exp plus the skew allowance
+    assert access.resource == payload_of(token)["aud"]  # what the token was issued for, as the SDK is told
 
 
 async def test_accepts_a_tenant_named_by_domain(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:
@@ -89,10 +90,11 @@ async def test_refuses_v1_tokens_unless_enabled(standin: RunningStandIn, make_ve
     assert access is not None and access.client_id == standin.authority.default_client().client_id
 
 
+@pytest.mark.parametrize("issuer", ["https://login.example/", "https://tokens.example/"])  # either side of v1's
 async def test_another_issuer_in_the_tenant_gets_no_v1_hint(
-    standin: RunningStandIn, make_verifier: VerifierFactory
+    standin: RunningStandIn, make_verifier: VerifierFactory, issuer: str
 ) -> None:
-    claims = {**standin.authority.claims(), "iss": "https://tokens.example/"}
+    claims = {**standin.authority.claims(), "iss": issuer}
     token = jwt.encode(
         claims, standin.authority.key().private_key, algorithm="RS256", headers={"kid": standin.authority.active_kid}
     )
@@ -153,19 +155,26 @@ async def test_refuses_a_token_without_a_kid_string(
 
 
 def padded_to(standin: RunningStandIn, length: int) -> str:
-    """A valid token whose length is within 4 characters of `length` (base64 grows in steps of 4)."""
-    base = len(standin.authority.mint(claims={"padding": ""}))
-    token = standin.authority.mint(claims={"padding": "x" * ((length - base) * 3 // 4)})
-    assert abs(len(token) - length) <= 4, len(token)
-    return token
+    """A valid token exactly `length` characters long: a padded claim, and a header field that shifts the header's
+    length where base64's steps of four leave the payload's short of it."""
+    for shift in ("", "y", "yy"):
+        header = {"x-shift": shift} if shift else None
+        base = len(standin.authority.mint(claims={"padding": ""}, header=header))
+        estimate = max(0, (length - base) * 3 // 4 - 4)
+        for extra in range(12):
+            token = standin.authority.mint(claims={"padding": "x" * (estimate + extra)}, header=header)
+            if len(token) == length:
+                return token
+    raise AssertionError(f"no token of exactly {length} characters")
 
 
 async def test_the_size_limit_is_16_kib(standin: RunningStandIn, make_verifier: VerifierFactory) -> None:
     limit = 16 * 1024
     verifier = make_verifier()
-    assert await verifier.verify_token(padded_to(standin, limit - 8)) is not None
-    refused = await rejection(make_verifier, padded_to(standin, limit + 8))
+    assert await verifier.verify_token(padded_to(standin, limit)) is not None  # at the limit: accepted
+    refused = await rejection(make_verifier, padded_to(standin, limit + 1))
     assert refused.reason is Reason.OVERSIZED
+    assert refused.description == f"The token is longer than {limit} characters."
 
 
 async def test_refuses_an_oversized_token_without_parsing(
