@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from entra_standin import RunningStandIn, running_standin
 
-from prynai_mcp.auth.keys import SigningKeys
+from prynai_mcp.auth.keys import SigningKeys, parse_metadata
 from prynai_mcp.auth.policy import EntraPolicy
 from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
 from prynai_mcp.auth.verifier import EntraTokenVerifier
@@ -143,3 +143,52 @@ async def test_discovery_must_name_one_tenant(rotating: RunningStandIn, clock: F
 def test_authority_must_be_https() -> None:
     with pytest.raises(ValueError, match="https"):
         SigningKeys("http://login.microsoftonline.com", "contoso.onmicrosoft.com")
+
+
+AUTHORITY = "https://login.microsoftonline.com"
+TENANT = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        f"https://login.example.com/{TENANT}/v2.0",  # another authority
+        f"{AUTHORITY}/{TENANT}",  # a v1 issuer shape, no /v2.0
+        f"{AUTHORITY}/{{tenantid}}/v2.0",  # the multi-tenant document's template
+        f"{AUTHORITY}/{TENANT}/extra/v2.0",  # not one tenant
+    ],
+    ids=["other authority", "no v2.0", "template", "nested path"],
+)
+def test_a_discovery_document_must_name_one_tenant_of_the_authority(issuer: str) -> None:
+    document = {"issuer": issuer, "jwks_uri": f"{AUTHORITY}/{TENANT}/discovery/v2.0/keys"}
+    with pytest.raises(ValueError, match="is not a single tenant of"):
+        parse_metadata(document, AUTHORITY)
+
+
+def test_a_discovery_document_for_one_tenant_is_read() -> None:
+    document = {"issuer": f"{AUTHORITY}/{TENANT}/v2.0", "jwks_uri": f"{AUTHORITY}/{TENANT}/discovery/v2.0/keys"}
+    metadata = parse_metadata(document, AUTHORITY + "/")
+    assert (metadata.tenant_id, metadata.issuer) == (TENANT, f"{AUTHORITY}/{TENANT}/v2.0")
+
+
+async def test_discovery_is_read_once_then_again_after_a_failure(
+    rotating: RunningStandIn, make_verifier: VerifierFactory, clock: FakeClock
+) -> None:
+    """A key refresh fetches only the JWKS; after a failed fetch, the discovery document is read anew (its
+    jwks_uri may be what changed)."""
+    authority = rotating.authority
+    verifier = make_verifier(standin=rotating, refetch_interval=1)
+    assert await verifier.verify_token(authority.mint()) is not None
+    discovered, fetched = authority.count("discovery"), authority.count("jwks")
+    clock.advance(2)
+    await verifier.keys.refresh()
+    assert (authority.count("discovery"), authority.count("jwks")) == (discovered, fetched + 1)
+
+    authority.fail_next("jwks")  # the authority stumbles once
+    clock.advance(2)
+    await verifier.keys.refresh()
+    assert authority.count("jwks") == fetched + 2
+    clock.advance(60)  # past the retry interval
+    await verifier.keys.refresh()
+    assert authority.count("discovery") == discovered + 1
+    assert await verifier.verify_token(authority.mint()) is not None

@@ -49,15 +49,20 @@ def standin_app(authority: StandInAuthority) -> Starlette:
             return JSONResponse(body, status_code=status)
         return tenant_id
 
+    def unavailable() -> Response:
+        return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
+
     async def discovery(request: Request) -> Response:
-        authority.record("discovery")
+        if not authority.record("discovery"):
+            return unavailable()
         tenant_id = tenant_or_404(request)
         if isinstance(tenant_id, Response):
             return tenant_id
         return JSONResponse(authority.discovery(tenant_id))
 
     async def keys(request: Request) -> Response:
-        authority.record("jwks")
+        if not authority.record("jwks"):
+            return unavailable()
         tenant_id = tenant_or_404(request)
         if isinstance(tenant_id, Response):
             return tenant_id

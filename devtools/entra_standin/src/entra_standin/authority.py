@@ -124,6 +124,7 @@ class StandInAuthority:
     user: DemoUser = field(default_factory=lambda: DemoUser(str(uuid.uuid4()), f"user@{DEFAULT_DOMAIN}"))
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     requests: Counter[str] = field(default_factory=Counter)
+    failing: Counter[str] = field(default_factory=Counter)  # requests of a kind to answer 503, as an outage would
     # Lifetime of client-credentials tokens; tests shorten it to see renewal without waiting an hour.
     app_token_lifetime: int = TOKEN_LIFETIME
     # Lifetimes of what delegated sign-in hands out; tests shorten them to see expiry without waiting an hour.
@@ -268,9 +269,19 @@ class StandInAuthority:
         with self._lock:
             return dict(self.requests)
 
-    def record(self, kind: str) -> None:
+    def record(self, kind: str) -> bool:
+        """Count a request of `kind`; False when it is to fail (see `fail_next`)."""
         with self._lock:
             self.requests[kind] += 1
+            if self.failing[kind] > 0:
+                self.failing[kind] -= 1
+                return False
+            return True
+
+    def fail_next(self, kind: str, times: int = 1) -> None:
+        """Answer the next `times` requests of `kind` ("discovery", "jwks", "token", ...) with 503."""
+        with self._lock:
+            self.failing[kind] += times
 
     # --- tokens --------------------------------------------------------------------------------------------
 
