@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from entra_standin import RunningStandIn, running_standin
 
-from prynai_mcp.auth.keys import SigningKeys, parse_metadata
+from prynai_mcp.auth.keys import SigningKeys, parse_jwks, parse_metadata
 from prynai_mcp.auth.policy import EntraPolicy
 from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
 from prynai_mcp.auth.verifier import EntraTokenVerifier
@@ -192,3 +192,21 @@ async def test_discovery_is_read_once_then_again_after_a_failure(
     await verifier.keys.refresh()
     assert authority.count("discovery") == discovered + 1
     assert await verifier.verify_token(authority.mint()) is not None
+
+
+def test_a_jwks_keeps_every_rsa_signing_key_and_skips_the_rest(standin: RunningStandIn) -> None:
+    """Entra's key set may hold keys this server cannot use (other types, encryption keys, no kid, broken ones):
+    each is skipped, and every usable key after it is still read."""
+    published = standin.authority.jwks(standin.tenant_id)["keys"]
+    good = published[0]
+    document = {
+        "keys": [
+            {"kty": "EC", "kid": "ec-key", "crv": "P-256", "x": "AA", "y": "AA"},
+            {**good, "kid": "encryption-key", "use": "enc"},
+            {key: value for key, value in good.items() if key != "kid"},
+            {"kty": "RSA", "kid": "broken-key", "use": "sig", "e": "AQAB"},  # no modulus
+            "not a key",
+            *published,
+        ]
+    }
+    assert sorted(parse_jwks(document)) == sorted(key["kid"] for key in published)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from prynai_mcp.auth.reasons import AuthorityUnavailable
 
@@ -76,7 +76,7 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str, PyJWK]:
             continue
         try:
             keys[kid] = PyJWK(entry, algorithm=KEY_ALGORITHM)
-        except PyJWKError:
+        except (PyJWKError, InvalidKeyError):  # PyJWT raises the latter for an RSA key without its numbers
             logger.warning("skipping unusable JWKS key", extra={"event": "jwks_bad_key", "kid": kid})
     return keys
 
