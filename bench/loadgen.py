@@ -4,6 +4,9 @@ It parses only what it needs: the status line, the headers, then a `Content-Leng
 replies of the MCP servers), reading until the response ends. The time of a request is taken when the JSON-RPC result
 has arrived (for SSE: the chunk carrying `"result"`); the rest of the response (the stream's end) is then drained so
 the connection can be reused. httpx-style clients cost more CPU per request than the servers measured here spend.
+
+Two wires: `legacy` (2025-11-25: each connection opens a session, then calls with `Mcp-Session-Id`) and `modern`
+(2026-07-28: no session; every call carries the `_meta` envelope and the `Mcp-Method`/`Mcp-Name` headers).
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOL = "2025-11-25"
+MODERN_PROTOCOL = "2026-07-28"
+WIRES = ("legacy", "modern")
+# The per-request envelope of the 2026-07-28 wire, as the SDK client sends it (JSON, spliced into each call).
+_MODERN_META = (
+    b'"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+    b'"io.modelcontextprotocol/clientCapabilities":{},'
+    b'"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"}}'
+)
 
 
 class HttpError(Exception):
@@ -94,6 +105,17 @@ class Connection:
         return Response(status, headers, body, result_at)
 
 
+def modern_headers() -> list[tuple[bytes, bytes]]:
+    """What a 2026-07-28 `tools/call add` carries: the version, and the method and name the body names."""
+    return [
+        (b"Accept", b"application/json, text/event-stream"),
+        (b"Content-Type", b"application/json"),
+        (b"Mcp-Protocol-Version", MODERN_PROTOCOL.encode()),
+        (b"Mcp-Method", b"tools/call"),
+        (b"Mcp-Name", b"add"),
+    ]
+
+
 def mcp_headers(session_id: str | None = None) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"Accept", b"application/json, text/event-stream"),
@@ -157,10 +179,12 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _call_body(request_id: int, a: int) -> bytes:
-    return b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":1}}}' % (
+def _call_body(request_id: int, a: int, wire: str = "legacy") -> bytes:
+    meta = b"," + _MODERN_META if wire == "modern" else b""
+    return b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":1}%s}}' % (
         request_id,
         a,
+        meta,
     )
 
 
@@ -172,12 +196,17 @@ async def run_load(
     warmup: float,
     seconds: float,
     mcp: bool,
+    wire: str = "legacy",
     probe: Callable[[], dict[str, float]] | None = None,
     extra_headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> LoadResult:
     """`concurrency` workers, each with one keep-alive connection per port, alternating ports on every request
-    (one port: no rotation). With `mcp`, each worker first opens a legacy session (its two requests rotated too).
-    Requests completed in the `seconds` after `warmup` are measured; every response is checked for the right sum."""
+    (one port: no rotation). With `mcp` on the legacy `wire`, each worker first opens a session (its two requests
+    rotated too); on the modern wire there is none, and each call carries its envelope. Without `mcp` (the ceiling)
+    the body is the same but only `Content-Type` is sent. Requests completed in the `seconds` after `warmup` are
+    measured; every response is checked for the right sum."""
+    if wire not in WIRES:
+        raise ValueError(f"wire must be one of {WIRES}, not {wire!r}")
     result = LoadResult(name, seconds)
     phase = {"measure": False, "stop": False}
     ready = asyncio.Event()
@@ -190,10 +219,13 @@ async def run_load(
             await conn.open()
         turn = index  # workers start on different replicas
         session_id = None
-        if mcp:
+        if mcp and wire == "legacy":
             session_id = await open_session(connections, turn, extra_headers)
             turn += 2
-        headers = mcp_headers(session_id) if mcp else [(b"Content-Type", b"application/json")]
+        if not mcp:
+            headers = [(b"Content-Type", b"application/json")]
+        else:
+            headers = mcp_headers(session_id) if wire == "legacy" else modern_headers()
         headers = [*headers, *extra_headers]
         opened += 1
         if opened == concurrency:
@@ -206,7 +238,7 @@ async def run_load(
                 turn += 1
                 a = index * 1_000_000 + request_id
                 started = time.perf_counter()
-                conn.send(b"POST", b"/mcp", headers, _call_body(request_id, a))
+                conn.send(b"POST", b"/mcp", headers, _call_body(request_id, a, wire))
                 response = await conn.read_response()
                 expected = b'"text":"%d"' % (a + 1)
                 ok = response.status == 200 and expected in response.body

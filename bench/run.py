@@ -1,16 +1,21 @@
 """Throughput, latency, resume latency and idle-session memory of PrynAI MCP against the stock SDK and a ceiling.
 
     uv run python bench/run.py [--seconds N] [--concurrency N] [--warmup N] [--resume-trials N] [--idle-sessions N]
+                               [--only SECTION,...] [--auth-rounds N] [--telemetry-rounds N] [--json FILE]
 
 One run measures, one server set-up at a time (nothing else of ours runs meanwhile), with the same load generator
-(`bench/loadgen.py`: raw asyncio HTTP/1.1 keep-alive, one legacy session per connection for the MCP servers):
-1. stock   : the SDK's MCPServer with the same `add` tool, one process, in-memory, legacy stateful SSE;
-2. memory  : `prynai-mcp serve`, in-memory backend, legacy wire; then, in alternating rounds, the same with and
-             without AUTH_REQUIRED (Entra ID through the local stand-in, one bearer token reused by every worker);
-3. redis   : `prynai-mcp serve` x 2 with one Redis, the generator alternating replicas on every request;
-4. ceiling : a bare Starlette JSON endpoint that parses the JSON-RPC body, adds and answers a JSON-RPC result.
-Then: `Last-Event-ID` resume latency (stream broken on one replica, resumed on the other) and the RSS a replica
-spends per idle session (/proc/PID/status VmRSS before and after opening idle sessions).
+(`bench/loadgen.py`: raw asyncio HTTP/1.1 keep-alive, one legacy session per connection for the MCP servers). The
+sections, in order (`--only` picks some):
+1. stock     : the SDK's MCPServer with the same `add` tool, one process, in-memory, legacy stateful SSE;
+2. memory    : `prynai-mcp serve`, in-memory backend, legacy wire (with resume latency and idle-session memory);
+3. auth      : in alternating rounds, the same with and without AUTH_REQUIRED (Entra ID through the local stand-in,
+               one bearer token reused by every worker);
+4. redis     : `prynai-mcp serve` x 2 with one Redis, the generator alternating replicas on every request;
+5. ceiling   : a bare Starlette JSON endpoint that parses the JSON-RPC body, adds and answers a JSON-RPC result;
+6. modern    : the 2026-07-28 wire (no session; `_meta` envelope and `Mcp-Method`/`Mcp-Name` on every call): the
+               stock SDK server and ours, one process each, the same `add`, and the ceiling fed the same body;
+7. telemetry : in alternating rounds, ours with and without OpenTelemetry (OTLP/HTTP to a local sink process, the
+               SDK's default batching and sampling: every call traced), on both wires.
 Everything listens on 127.0.0.1 only and every loop ends by itself.
 """
 
@@ -43,7 +48,8 @@ from tests.support.redis import RedisServer, redis_server_binary  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STRIPPED_ENV_PREFIXES = ("PRYNAI_", "ENTRA_", "REDIS_", "AUTH_", "SSL_")
+STRIPPED_ENV_PREFIXES = ("PRYNAI_", "ENTRA_", "REDIS_", "AUTH_", "SSL_", "OTEL_", "APPLICATIONINSIGHTS_")
+SECTIONS = ("stock", "memory", "auth", "redis", "ceiling", "modern", "telemetry")
 
 
 @dataclass
@@ -325,7 +331,13 @@ async def main(args: argparse.Namespace) -> int:
     load = {"concurrency": args.concurrency, "warmup": args.warmup, "seconds": args.seconds}
 
     async def measure(
-        name: str, ports: list[int], pids: list[int], *, mcp: bool = True, token: str | None = None
+        name: str,
+        ports: list[int],
+        pids: list[int],
+        *,
+        mcp: bool = True,
+        token: str | None = None,
+        wire: str = "legacy",
     ) -> LoadResult:
         idle_busy = await wait_quiet(args.quiet_wait)
         print(
@@ -337,7 +349,7 @@ async def main(args: argparse.Namespace) -> int:
             return {"server": cpu_seconds(pids), "machine": machine_busy()}
 
         extra = [(b"Authorization", b"Bearer " + token.encode())] if token else []
-        result = await run_load(name, ports, mcp=mcp, probe=probe, extra_headers=extra, **load)
+        result = await run_load(name, ports, mcp=mcp, wire=wire, probe=probe, extra_headers=extra, **load)
         results[name] = result
         cores = {key: value / args.seconds for key, value in result.cpu.items()}
         generator = result.generator_cpu / args.seconds
@@ -353,29 +365,32 @@ async def main(args: argparse.Namespace) -> int:
             print(f"[{name}] first error: {result.first_error}")
         return result
 
+    sections = set(args.only)
     # 1. stock SDK
-    with serving([("stock", reference("stock"), None)], logdir) as (stock,):
-        await measure("stock", [stock.port], [stock.process.pid])
-        if args.idle_sessions:
-            extras["memory_stock"] = await idle_memory(stock.process.pid, stock.port, args.idle_sessions)
+    if "stock" in sections:
+        with serving([("stock", reference("stock"), None)], logdir) as (stock,):
+            await measure("stock", [stock.port], [stock.process.pid])
+            if args.idle_sessions:
+                extras["memory_stock"] = await idle_memory(stock.process.pid, stock.port, args.idle_sessions)
 
     # 2. ours, in-memory backend
-    with serving([("memory", ours(), None)], logdir) as (memory,):
-        print(f"[memory] /healthz {await http_get_json(memory.port, '/healthz')}")
-        await measure("memory", [memory.port], [memory.process.pid])
-        if args.resume_trials:
-            extras["resume_memory"] = await resume_latency(memory.port, memory.port, args.resume_trials)
-        if args.idle_sessions:
-            extras["memory_memory"] = await idle_memory(memory.process.pid, memory.port, args.idle_sessions)
+    if "memory" in sections:
+        with serving([("memory", ours(), None)], logdir) as (memory,):
+            print(f"[memory] /healthz {await http_get_json(memory.port, '/healthz')}")
+            await measure("memory", [memory.port], [memory.process.pid])
+            if args.resume_trials:
+                extras["resume_memory"] = await resume_latency(memory.port, memory.port, args.resume_trials)
+            if args.idle_sessions:
+                extras["memory_memory"] = await idle_memory(memory.process.pid, memory.port, args.idle_sessions)
 
-    # 2b. supplementary, a setting and not code: the same without the two INFO log lines per call
-    with serving([("memory-warn", ours(), {"PRYNAI_LOG_LEVEL": "WARNING"})], logdir) as (quiet,):
-        await measure("memory-warn", [quiet.port], [quiet.process.pid])
+        # 2b. supplementary, a setting and not code: the same without the two INFO log lines per call
+        with serving([("memory-warn", ours(), {"PRYNAI_LOG_LEVEL": "WARNING"})], logdir) as (quiet,):
+            await measure("memory-warn", [quiet.port], [quiet.process.pid])
 
-    # 2c. auth on vs off: the same server with and without AUTH_REQUIRED (Entra ID, keys from the local stand-in,
+    # 3. auth on vs off: the same server with and without AUTH_REQUIRED (Entra ID, keys from the local stand-in,
     # one token per worker reused as a client does), both up at once and loaded in turn, --auth-rounds times each:
     # alternating takes the machine's drift out of a ratio of two close numbers.
-    if args.auth_rounds:
+    if "auth" in sections and args.auth_rounds:
         with running_standin() as standin:
             client = standin.authority.add_client(roles=["Mcp.Invoke"])
             token = standin.authority.mint(client)
@@ -386,39 +401,60 @@ async def main(args: argparse.Namespace) -> int:
                     off = await measure("auth-off", [plain.port], [plain.process.pid])
                     on = await measure("auth-on", [protected.port], [protected.process.pid], token=token)
                     rounds.append((off, on))
-                extras["auth_rounds"] = [
-                    {
-                        "off": off.throughput,
-                        "on": on.throughput,
-                        "ratio": on.throughput / off.throughput,
-                        "cpu_ms_off": 1000 * off.cpu.get("server", 0.0) / max(1, len(off.latencies)),
-                        "cpu_ms_on": 1000 * on.cpu.get("server", 0.0) / max(1, len(on.latencies)),
-                    }
-                    for off, on in rounds
-                ]
+                extras["auth_rounds"] = [round_figures(off, on) for off, on in rounds]
 
-    # 3. ours, Redis, two replicas, per-request rotation
-    redis = RedisServer()
-    redis.start()
-    try:
-        assert redis.process is not None
-        env = {"REDIS_URL": redis.url()}
-        with serving([("redis-a", ours(), env), ("redis-b", ours(), env)], logdir) as (a, b):
-            health = [await http_get_json(replica.port, "/healthz") for replica in (a, b)]
-            print(f"[redis] /healthz {health[0]} {health[1]}")
-            pids = [a.process.pid, b.process.pid, redis.process.pid]
-            await measure("redis", [a.port, b.port], pids)
-            if args.resume_trials:
-                extras["resume_redis"] = await resume_latency(a.port, b.port, args.resume_trials)
-            if args.idle_sessions:
-                extras["memory_redis"] = await idle_memory(a.process.pid, a.port, args.idle_sessions, redis.port)
-    finally:
-        redis.close()
+    # 4. ours, Redis, two replicas, per-request rotation
+    if "redis" in sections:
+        redis = RedisServer()
+        redis.start()
+        try:
+            assert redis.process is not None
+            env = {"REDIS_URL": redis.url()}
+            with serving([("redis-a", ours(), env), ("redis-b", ours(), env)], logdir) as (a, b):
+                health = [await http_get_json(replica.port, "/healthz") for replica in (a, b)]
+                print(f"[redis] /healthz {health[0]} {health[1]}")
+                pids = [a.process.pid, b.process.pid, redis.process.pid]
+                await measure("redis", [a.port, b.port], pids)
+                if args.resume_trials:
+                    extras["resume_redis"] = await resume_latency(a.port, b.port, args.resume_trials)
+                if args.idle_sessions:
+                    extras["memory_redis"] = await idle_memory(a.process.pid, a.port, args.idle_sessions, redis.port)
+        finally:
+            redis.close()
 
-    # 4. ceiling
-    with serving([("ceiling", reference("ceiling"), None)], logdir) as (ceiling,):
-        await measure("ceiling", [ceiling.port], [ceiling.process.pid], mcp=False)
+    # 5. ceiling
+    if "ceiling" in sections:
+        with serving([("ceiling", reference("ceiling"), None)], logdir) as (ceiling,):
+            await measure("ceiling", [ceiling.port], [ceiling.process.pid], mcp=False)
 
+    # 6. the 2026-07-28 wire: the stock SDK and ours, one process each, the same tool; the ceiling fed the same body
+    if "modern" in sections:
+        quiet_logs = {"PRYNAI_LOG_LEVEL": "WARNING"}
+        modern_setups: list[tuple[str, list[str], Mapping[str, str] | None]] = [
+            ("stock-modern", reference("stock"), None),
+            ("memory-modern", ours(), None),
+            ("memory-modern-warn", ours(), quiet_logs),  # supplementary: without the two INFO lines per call
+            ("ceiling-modern", reference("ceiling"), None),
+        ]
+        for name, argv, modern_env in modern_setups:
+            with serving([(name, argv, modern_env)], logdir) as (proc,):
+                await measure(name, [proc.port], [proc.process.pid], mcp=name != "ceiling-modern", wire="modern")
+
+    # 7. telemetry on vs off: two of ours, both up at once, one exporting traces and metrics over OTLP/HTTP to a sink
+    # (a separate process, so decoding nothing it costs the server nothing); loaded in turn on each wire, as auth is.
+    if "telemetry" in sections and args.telemetry_rounds:
+        with serving([("otel-sink", reference("sink"), None)], logdir) as (sink,):
+            env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.port}"}
+            with serving([("telemetry-off", ours(), None), ("telemetry-on", ours(), env)], logdir) as (plain, traced):
+                by_wire: dict[str, list[dict[str, float]]] = {"legacy": [], "modern": []}
+                for _ in range(args.telemetry_rounds):
+                    for wire in by_wire:
+                        suffix = "" if wire == "legacy" else "-modern"
+                        off = await measure(f"telemetry-off{suffix}", [plain.port], [plain.process.pid], wire=wire)
+                        on = await measure(f"telemetry-on{suffix}", [traced.port], [traced.process.pid], wire=wire)
+                        by_wire[wire].append(round_figures(off, on))
+                extras["telemetry_rounds"] = by_wire
+            extras["telemetry_sink"] = await http_get_json(sink.port, "/stats")
     print(f"\nload average : {load_avg()} at end\n")
     report(results, extras, args)
     if args.json:
@@ -453,45 +489,115 @@ LABELS = {
     "auth-on": "  same, last auth round, AUTH_REQUIRED on (Entra JWT)",
     "redis": "PrynAI, Redis, 2 replicas, per-request rotation",
     "ceiling": "bare Starlette JSON endpoint (ceiling)",
+    "telemetry-off": "  same as in-memory, last round, telemetry off",
+    "telemetry-on": "  same, last round, telemetry on (OTLP to a sink)",
+    "stock-modern": "stock SDK MCPServer, 1 process",
+    "memory-modern": "PrynAI, in-memory backend, 1 process",
+    "memory-modern-warn": "  same, PRYNAI_LOG_LEVEL=WARNING (supplementary)",
+    "ceiling-modern": "bare Starlette JSON endpoint (ceiling)",
+    "telemetry-off-modern": "  PrynAI, last round, telemetry off",
+    "telemetry-on-modern": "  PrynAI, last round, telemetry on (OTLP to a sink)",
+}
+MODERN = {
+    "stock-modern",
+    "memory-modern",
+    "memory-modern-warn",
+    "ceiling-modern",
+    "telemetry-off-modern",
+    "telemetry-on-modern",
 }
 
 
-def report(results: dict[str, LoadResult], extras: dict[str, object], args: argparse.Namespace) -> None:
-    stock = results["stock"].throughput
-    ceiling = results["ceiling"].throughput
+def cpu_ms_per_call(result: LoadResult) -> float:
+    """Server CPU (all replicas and Redis) per measured call, in ms: the cost, whatever else the machine was doing."""
+    return 1000 * result.cpu.get("server", 0.0) / len(result.latencies) if result.latencies else float("nan")
+
+
+def round_figures(off: LoadResult, on: LoadResult) -> dict[str, float]:
+    """One alternating round of a feature off, then on: throughputs, their ratio, CPU per call of each."""
+    return {
+        "off": off.throughput,
+        "on": on.throughput,
+        "ratio": on.throughput / off.throughput if off.throughput else float("nan"),
+        "cpu_ms_off": cpu_ms_per_call(off),
+        "cpu_ms_on": cpu_ms_per_call(on),
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def table(
+    results: dict[str, LoadResult], names: list[str], stock: LoadResult | None, ceiling: LoadResult | None
+) -> None:
     header = (
         f"{'server':50} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x stock':>8} {'x ceiling':>9} "
         f"{'CPU ms/call':>11}"
     )
     print(header)
     print("-" * len(header))
-    for name, r in results.items():
-        # Server CPU (all replicas and Redis) per measured call: the cost, whatever else the machine was doing.
-        cost = r.cpu.get("server", 0.0) / len(r.latencies) if r.latencies else float("nan")
+    for name in names:
+        r = results[name]
+        x_stock = f"{r.throughput / stock.throughput:8.2f}" if stock and stock.throughput else f"{'-':>8}"
+        x_ceiling = f"{r.throughput / ceiling.throughput:9.2f}" if ceiling and ceiling.throughput else f"{'-':>9}"
         print(
             f"{LABELS[name]:50} {r.throughput:8.0f} {ms(r.percentile(50)):>8} {ms(r.percentile(95)):>8} "
-            f"{ms(r.percentile(99)):>8} {r.throughput / stock:8.2f} {r.throughput / ceiling:9.2f} {ms(cost):>11}"
+            f"{ms(r.percentile(99)):>8} {x_stock} {x_ceiling} {cpu_ms_per_call(r):11.2f}"
         )
     print()
-    memory_ratio = results["memory"].throughput / stock
-    redis_ratio = results["redis"].throughput / stock
-    print(f"target in-memory >= 1.20 x stock : {memory_ratio:.2f}  {'MET' if memory_ratio >= 1.2 else 'MISSED'}")
-    print(f"target Redis     >= 1.00 x stock : {redis_ratio:.2f}  {'MET' if redis_ratio >= 1.0 else 'MISSED'}")
+
+
+def report(results: dict[str, LoadResult], extras: dict[str, object], args: argparse.Namespace) -> None:
+    legacy = [name for name in results if name not in MODERN]
+    modern = [name for name in results if name in MODERN]
+    stock = results.get("stock")
+    if legacy:
+        print("session-based wire (2025-11-25)")
+        table(results, legacy, stock, results.get("ceiling"))
+    if modern:
+        print("2026-07-28 wire")
+        table(results, modern, results.get("stock-modern"), results.get("ceiling-modern"))
+    for name, target in (("memory", 1.2), ("redis", 1.0), ("memory-modern", 1.0)):
+        base = results.get("stock-modern" if name in MODERN else "stock")
+        if name in results and base is not None and base.throughput:
+            ratio = results[name].throughput / base.throughput
+            print(f"target {name:13} >= {target:.2f} x stock : {ratio:.2f}  {'MET' if ratio >= target else 'MISSED'}")
     rounds = extras.get("auth_rounds")
     if isinstance(rounds, list) and rounds:
-        ratios = sorted(r["ratio"] for r in rounds)
-        auth_ratio = ratios[len(ratios) // 2]
+        auth_ratio = median([r["ratio"] for r in rounds])
         each = ", ".join(f"{r['on']:.0f}/{r['off']:.0f} = {r['ratio']:.2f}" for r in rounds)
         print(
             f"target auth on   >= 0.90 x off   : {auth_ratio:.2f}  {'MET' if auth_ratio >= 0.9 else 'MISSED'}"
             f"  (median of {len(rounds)} rounds, on/off req/s: {each})"
         )
-        cpu_on = sorted(r["cpu_ms_on"] for r in rounds)[len(rounds) // 2]
-        cpu_off = sorted(r["cpu_ms_off"] for r in rounds)[len(rounds) // 2]
+        cpu_on = median([r["cpu_ms_on"] for r in rounds])
+        cpu_off = median([r["cpu_ms_off"] for r in rounds])
         print(
             f"auth CPU per call (median): off {cpu_off:.3f} ms, on {cpu_on:.3f} ms, "
             f"off/on {cpu_off / cpu_on:.2f} (the ratio the CPU cost alone allows)"
         )
+    by_wire = extras.get("telemetry_rounds")
+    if isinstance(by_wire, dict):
+        for wire, wire_rounds in by_wire.items():
+            if not wire_rounds:
+                continue
+            cpu_off = median([r["cpu_ms_off"] for r in wire_rounds])
+            cpu_on = median([r["cpu_ms_on"] for r in wire_rounds])
+            each = ", ".join(
+                f"{r['cpu_ms_off']:.3f}/{r['cpu_ms_on']:.3f} ms, {r['on']:.0f}/{r['off']:.0f} req/s"
+                for r in wire_rounds
+            )
+            print(
+                f"telemetry on vs off, {wire} wire (median of {len(wire_rounds)} rounds): CPU per call off "
+                f"{cpu_off:.3f} ms, on {cpu_on:.3f} ms (+{cpu_on - cpu_off:.3f} ms, {cpu_on / cpu_off - 1:+.0%}); "
+                f"throughput on/off {median([r['ratio'] for r in wire_rounds]):.2f}  (per round, CPU off/on and "
+                f"req/s on/off: {each})"
+            )
+        sink = extras.get("telemetry_sink")
+        if isinstance(sink, dict):
+            print(f"telemetry sink received {sink['posts']} OTLP posts, {sink['bytes'] / 1e6:.1f} MB")
     for key, label in (("resume_redis", "replica A -> B, Redis"), ("resume_memory", "same process, in-memory")):
         trials = extras.get(key)
         if isinstance(trials, list) and trials:
@@ -529,8 +635,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--auth-rounds", type=int, default=5, help="alternating auth off/on measurements (default 5; 0: skip)"
     )
+    parser.add_argument(
+        "--telemetry-rounds",
+        type=int,
+        default=3,
+        help="alternating telemetry off/on measurements, on each wire (default 3; 0: skip)",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=list(SECTIONS),
+        help=f"run only these sections, comma separated (default all: {','.join(SECTIONS)})",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    return args
 
 
 def run() -> int:

@@ -1,9 +1,12 @@
 """The two reference servers of the benchmark, each run as its own process under uvicorn on 127.0.0.1.
 
-    python bench/servers.py stock --port N     # the SDK's MCPServer with the same `add` tool, legacy stateful SSE
+    python bench/servers.py stock --port N     # the SDK's MCPServer with the same `add` tool (both wires)
     python bench/servers.py ceiling --port N   # a bare Starlette JSON endpoint doing the same work: the ceiling
+    python bench/servers.py sink --port N      # an OTLP/HTTP endpoint that accepts and drops what it is sent
 
-Both use uvicorn's defaults (uvloop and httptools when installed), as `prynai-mcp serve` does, with access logs off.
+All use uvicorn's defaults (uvloop and httptools when installed), as `prynai-mcp serve` does, with access logs off.
+The sink stands in for an OpenTelemetry collector when the benchmark measures telemetry on; it does not decode the
+payloads (its CPU is not the server's) and answers `GET /stats` with how many posts and bytes it took.
 """
 
 from __future__ import annotations
@@ -52,12 +55,33 @@ def ceiling_app() -> Starlette:
     return Starlette(routes=[Route("/mcp", call, methods=["POST"])])
 
 
+def sink_app() -> Starlette:
+    """Accept OTLP/HTTP exports (an empty protobuf response is a full success) and count them."""
+    stats = {"posts": 0, "bytes": 0}
+
+    async def accept(request: Request) -> Response:
+        stats["posts"] += 1
+        stats["bytes"] += len(await request.body())
+        return Response(b"", media_type="application/x-protobuf")
+
+    async def report(request: Request) -> Response:
+        return JSONResponse(stats)
+
+    return Starlette(
+        routes=[
+            Route("/v1/traces", accept, methods=["POST"]),
+            Route("/v1/metrics", accept, methods=["POST"]),
+            Route("/stats", report, methods=["GET"]),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["stock", "ceiling"])
+    parser.add_argument("kind", choices=["stock", "ceiling", "sink"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = stock_app() if args.kind == "stock" else ceiling_app()
+    app = {"stock": stock_app, "ceiling": ceiling_app, "sink": sink_app}[args.kind]()
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
