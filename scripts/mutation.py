@@ -47,7 +47,7 @@ TARGETS = {
     "guard": Target("src/prynai_mcp/http/guard.py", "tests/feature/test_http_edge.py tests/feature/test_bad_input.py"),
     "errors": Target(
         "src/prynai_mcp/http/errors.py",
-        "tests/feature/test_bad_input.py "
+        "tests/feature/test_error_middleware.py tests/feature/test_bad_input.py "
         "tests/sessions/test_redis_outage.py::test_session_requests_get_503_with_retry_after_while_redis_is_down",
     ),
     "verifier": Target("src/prynai_mcp/auth/verifier.py", "tests/auth/test_verifier.py tests/auth/test_permissions.py"),
