@@ -232,14 +232,19 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             stream = GET_STREAM_KEY
             after = await self.events.last_entry(session_id, stream)
         response = StreamingResponse(
-            self._stream_events(session_id, stream, after),
+            self._stream_events(session_id, stream, after, announce=not last_event_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
         )
         await response(scope, receive, send)
 
-    async def _stream_events(self, session_id: str, stream: str, after: str | None) -> AsyncIterator[str]:
-        yield f"retry: {self.retry_interval}\n\n"
+    async def _stream_events(
+        self, session_id: str, stream: str, after: str | None, *, announce: bool = False
+    ) -> AsyncIterator[str]:
+        # A new stream (no Last-Event-ID) says where it starts, so a client cut off before any other event resumes;
+        # on a draining replica it ends at once with that position anyway.
+        starts = announce and not self.drain.draining
+        yield _start(stream, after, self.retry_interval) if starts else f"retry: {self.retry_interval}\n\n"
         is_request = stream != GET_STREAM_KEY
         quiet = 0.0
         ends_at = anyio.current_time() + self._max_stream_seconds if self._max_stream_seconds else math.inf
@@ -406,6 +411,14 @@ def interrupted_error(request_id: Any) -> dict[str, Any]:
             "data": {"reason": "replica_lost"},
         },
     }
+
+
+def _start(stream: str, after: str | None, retry_ms: int | None) -> str:
+    """The first event of a new stream: the reconnect delay, and where the stream starts as an event id with no data.
+    A client cut off before any other event (its replica killed) resumes from there, on any replica, instead of
+    opening a new stream that starts "from now" and misses what came in between."""
+    retry = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"{retry}id: {event_id(after or '0', stream)}\ndata: \n\n"
 
 
 def _handover(stream: str, after: str | None, retry_ms: int | None) -> str:
