@@ -40,7 +40,9 @@ def plain(status: int) -> Any:
     return app
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, INVALID_REQUEST), (499, INVALID_REQUEST), (500, INTERNAL_ERROR)])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, INVALID_REQUEST), (499, INVALID_REQUEST), (500, INTERNAL_ERROR), (503, INTERNAL_ERROR)]
+)
 async def test_a_plain_text_error_becomes_a_json_rpc_body(status: int, code: int) -> None:
     sent = await call(JsonErrorBodies(plain(status), path="/mcp"))
     start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
