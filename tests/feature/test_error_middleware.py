@@ -87,3 +87,14 @@ async def test_other_protocol_errors_are_not_turned_into_503() -> None:
 
 async def _append(sent: list[Message], message: Message) -> None:
     sent.append(message)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/unknown"])
+async def test_other_paths_keep_their_own_error_bodies(path: str) -> None:
+    """Only /mcp speaks JSON-RPC: a plain-text error elsewhere (a 404 for an unknown path) stays as it is."""
+    sent: list[Message] = []
+    app = JsonErrorBodies(plain(404), path="/mcp")
+    await app({**SCOPE, "path": path}, receive, lambda m: _append(sent, m))
+    assert sent[0]["status"] == 404
+    assert dict(sent[0]["headers"])[b"content-type"].startswith(b"text/plain")
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"went wrong"
