@@ -147,3 +147,17 @@ async def test_a_request_as_the_local_copy_expires_is_served(
         await anyio.sleep(LOCAL_IDLE)
         statuses.append((await list_tools(http, session)).status_code)
     assert statuses == [200] * 20
+
+
+async def test_delete_works_when_the_replica_holds_no_local_copy(
+    short_lived: RunningServer, http: httpx2.AsyncClient
+) -> None:
+    """DELETE ends the session from its record alone: here the local copy was dropped first (as on a replica that
+    never served the session)."""
+    session = RawSession(http, [short_lived.mcp_url])
+    await session.open()
+    await anyio.sleep(LOCAL_IDLE * 3)  # the local copy is dropped
+    ended = await http.delete(short_lived.mcp_url, headers=session.headers())
+    assert ended.status_code == 200, ended.text
+    gone = await list_tools(http, session)
+    assert gone.status_code == 404 and gone.json()["error"]["message"] == SESSION_NOT_FOUND
