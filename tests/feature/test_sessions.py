@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from tests.support.documented import SESSION_NOT_FOUND
-from tests.support.raw import RawSession, SseEvent, sse_events
+from tests.support.raw import ACCEPT, RawSession, SseEvent, initialize_body, sse_events
 from tests.support.server import RunningServer, running_server
 
 IDLE = 2.0  # PRYNAI_SESSION_IDLE_SECONDS
@@ -161,3 +161,15 @@ async def test_delete_works_when_the_replica_holds_no_local_copy(
     assert ended.status_code == 200, ended.text
     gone = await list_tools(http, session)
     assert gone.status_code == 404 and gone.json()["error"]["message"] == SESSION_NOT_FOUND
+
+
+async def test_an_abandoned_handshake_expires_too(short_lived: RunningServer, http: httpx2.AsyncClient) -> None:
+    """A client that sent `initialize` and never came back (no `notifications/initialized`, nothing else): its
+    session expires after the idle time like any other."""
+    opened = await http.post(short_lived.mcp_url, json=initialize_body(1), headers={"Accept": ACCEPT})
+    assert opened.status_code == 200
+    session = RawSession(http, [short_lived.mcp_url])
+    session.session_id = opened.headers["mcp-session-id"]
+    await anyio.sleep(IDLE * 1.5)
+    expired = await list_tools(http, session)
+    assert expired.status_code == 404 and expired.json()["error"]["message"] == SESSION_NOT_FOUND
