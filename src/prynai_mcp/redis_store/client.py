@@ -48,6 +48,11 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 COMMAND_TIMEOUT_SECONDS = 2.0
 HEALTH_TIMEOUT_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 2
+# Each open SSE stream holds one pooled connection while it waits for events (a blocking stream read), so the pool
+# must not be what limits a replica's open streams: redis-py's default of 100 made every Redis call of a replica
+# fail ("Too many connections", answered as -32053) once about 100 clients held a GET stream there. Redis's own
+# `maxclients` (10000 by default) is the bound that matters.
+MAX_CONNECTIONS = 1_000_000
 
 _SCHEMES = {"redis", "rediss", "unix"}
 # What "Redis is not there" looks like from redis-py and the socket layer (BusyLoadingError, Redis replaying its
@@ -127,6 +132,7 @@ class RedisStore:
             decode_responses=True,
             socket_connect_timeout=connect_timeout,
             socket_timeout=command_timeout,
+            max_connections=MAX_CONNECTIONS,
             # No retries: a down Redis must surface at once (and redis-py's default backoff makes shutdown and
             # every failing call take seconds). Stale pooled connections are replaced before use, not retried.
             retry=Retry(NoBackoff(), 0),
