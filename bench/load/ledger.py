@@ -190,40 +190,50 @@ class Ledger:
         return [s.ms for s in self.samples if s.kind == "ok" and s.name not in SLOW]
 
     def notifications(self, counter_moved: int | None) -> dict[str, Any]:
-        """Owed, received and lost over every counted window; `counter_moved` is how much the counter's value grew
-        during the run (None: unknown), which tells whether any unanswered bump ran."""
+        """Counter updates made while each counted session was subscribed, how many its stream delivered, and how
+        many it never received. `counter_moved` is how much the counter grew during the run (None: unknown).
+
+        A bump the fault cut (no answer) may have run or not; the counter says how many did. None or all of them:
+        every window knows exactly how many updates it spanned. Some: each window is exact up to the cut bumps it
+        spanned, and the loss is given as a range (`lost` .. `lost_at_most`)."""
         counted = [w for w in self.windows if w.excluded is None and w.answered_at_close is not None]
-        # An unanswered bump that never ran owes nobody anything: if the counter grew by exactly the answered bumps,
-        # none ran, and every window is exact.
-        any_unanswered_ran = counter_moved is None or counter_moved != self.answered_bumps
-        owed = received = lost = unexpected = uncertain = duplicates = 0
+        ran = None if counter_moved is None else counter_moved - self.answered_bumps  # cut bumps that did run
+        every_cut_ran = ran is not None and ran == self.unanswered_bumps
+        exact = ran is not None and (ran == 0 or every_cut_ran)
+        updates = received = lost = lost_at_most = unexpected = duplicates = 0
         lost_where: Counter[str] = Counter()  # what the streams that lost something went through
+        lost_spanning_cut = 0  # lost in windows that spanned a bump the fault cut after it had changed the counter
         for window in counted:
-            maybe = window.unanswered if any_unanswered_ran else 0
-            owed += window.owed
+            spanned = window.owed + (window.unanswered if every_cut_ran else 0)
+            slack = 0 if exact else window.unanswered
+            updates += spanned
             received += window.received
             duplicates += window.duplicates
-            missing = max(0, window.owed - window.received)
+            missing = max(0, spanned - window.received)
             lost += missing
+            lost_at_most += max(0, spanned + slack - window.received)
+            unexpected += max(0, window.received - spanned - slack)
             if missing:
                 where = "stream never cut" if not window.cuts else "stream cut after an event id"
                 lost_where["stream cut before any event id" if window.cuts_blind else where] += missing
-            unexpected += max(0, window.received - window.owed - maybe)
-            uncertain += maybe
+                if window.unanswered and ran:
+                    lost_spanning_cut += missing
         excluded = Counter(w.excluded for w in self.windows if w.excluded is not None)
         return {
             "subscriptions_counted": len(counted),
             "subscriptions_excluded": dict(excluded),
-            "owed": owed,
+            "updates": updates,
             "received": received,
             "lost": lost,
+            "lost_at_most": lost_at_most,
+            "exact": exact,
             "lost_by_stream_history": dict(lost_where),
+            "lost_in_windows_spanning_a_cut_bump_that_ran": lost_spanning_cut,
             "duplicated": duplicates,
             "unexpected": unexpected,
-            "uncertain": uncertain,
-            "exact": uncertain == 0,
             "answered_bumps": self.answered_bumps,
-            "unanswered_bumps": self.unanswered_bumps,
+            "cut_bumps": self.unanswered_bumps,
+            "cut_bumps_that_ran": ran,
             "counter_moved": counter_moved,
             "bumps_held_back_seconds": round(self.gate.held_back, 3),
         }

@@ -71,7 +71,10 @@ def verdict(summary: dict[str, Any]) -> tuple[str, list[str]]:
 
 def verdict_text(summary: dict[str, Any]) -> str:
     notes = summary["notifications"]
-    exact = "exact" if notes["exact"] else f"at least; {notes['uncertain']} uncertain (bumps cut by the fault)"
+    if notes["exact"]:
+        exact = "exact"
+    else:
+        exact = f"at least; at most {notes['lost_at_most']}: some of the bumps the fault cut had run"
     fault = summary.get("fault")
     lines = [
         f"requests      : {summary['requests']} ({summary['requests_per_second']:.0f}/s), "
@@ -79,21 +82,32 @@ def verdict_text(summary: dict[str, Any]) -> str:
         f"p95 quick     : {summary['p95_ms']} ms (p50 {summary['p50_ms']} ms) against a budget of "
         f"{summary['p95_budget_ms']:g} ms",
         f"sessions lost : {summary['sessions_lost']}",
-        f"notifications : {notes['received']} received of {notes['owed']} owed, {summary['notifications_lost']} lost "
-        f"({exact}), {notes['duplicated']} twice, over {notes['subscriptions_counted']} subscriptions"
-        + "".join(f"\n                {n} lost where the {w}" for w, n in notes["lost_by_stream_history"].items()),
+        f"notifications : {notes['received']} received of {notes['updates']} counter updates made while subscribed, "
+        f"{summary['notifications_lost']} lost ({exact}), {notes['duplicated']} twice, over "
+        f"{notes['subscriptions_counted']} subscriptions",
+    ]
+    for where, count in notes["lost_by_stream_history"].items():
+        lines.append(f"                {count} lost where the {where}")
+    if notes["cut_bumps"]:
+        ran = notes["cut_bumps_that_ran"]
+        lines.append(
+            f"                {notes['cut_bumps']} bump_counter calls cut by the fault, "
+            f"{'an unknown number' if ran is None else ran} of which had changed the counter"
+            + (
+                f"; {notes['lost_in_windows_spanning_a_cut_bump_that_ran']} of the lost in subscriptions spanning them"
+                if ran
+                else ""
+            )
+        )
+    lines += [
         f"interrupted   : {summary['interrupted']} by the fault ({summary['interrupted_reported']} reported as -32054, "
         f"{summary['interrupted_cut']} cut with their connection), {summary['retried']} retried once",
         f"errors        : {summary['errors']}"
         + "".join(f"\n                {count} x {what}" for what, count in summary["error_kinds"].items()),
     ]
     if fault:
-        lines.append(
-            f"fault         : {fault['replica']} SIGKILLed at {fault['killed_at']:.1f} s, serving again at "
-            f"{fault['back_at']:.1f} s"
-            if fault.get("back_at") is not None
-            else f"fault         : {fault}"
-        )
+        back = f", serving again at {fault['back_at']:.1f} s" if fault.get("back_at") is not None else ""
+        lines.append(f"fault         : {fault['replica']} SIGKILLed at {fault['killed_at']:.1f} s{back}")
     for session, why, at in summary["lost_examples"][:5]:
         lines.append(f"lost session  : {session} at {at:.1f} s: {why}")
     lines.append(f"VERDICT       : {summary['verdict']}" + "".join(f"\n  - {r}" for r in summary["verdict_reasons"]))
@@ -172,9 +186,24 @@ def chart(
             back = ledger.restarted_at if ledger.restarted_at is not None else end
             ax.axvspan(ledger.fault_at, back, color="tab:red", alpha=0.12)
             ax.axvline(ledger.fault_at, color="tab:red", linewidth=1)
+    axes[0].annotate(
+        "users stop",
+        (seconds, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, -12),
+        textcoords="offset points",
+        color="grey",
+        fontsize=8,
+        ha="right",
+    )
     if ledger.fault_at is not None:
+        again = (
+            ""
+            if ledger.restarted_at is None
+            else f", serving again {ledger.restarted_at - ledger.fault_at:.1f} s later"
+        )
         axes[0].annotate(
-            "replica SIGKILLed",
+            f"replica SIGKILLed{again}",
             (ledger.fault_at, 1),
             xycoords=("data", "axes fraction"),
             xytext=(4, -12),
@@ -193,7 +222,7 @@ def _cpu_series(samples: list[tuple[float, dict[str, float]]]) -> dict[str, list
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for (t0, before), (t1, after) in itertools.pairwise(samples):
         span = t1 - t0
-        if span <= 0:
+        if span < 0.5:  # two readings this close say more about the clock than about the process
             continue
         for name, value in after.items():
             if name in before:

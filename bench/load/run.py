@@ -134,8 +134,8 @@ class CpuSampler:
 
     def run(self, ledger: Ledger) -> None:
         while True:
-            self.read(ledger.now())
             gevent.sleep(1.0)
+            self.read(ledger.now())
 
 
 def sessions_across_replicas(logs: Path) -> dict[str, Any]:

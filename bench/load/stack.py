@@ -154,7 +154,7 @@ defaults
     mode http
     log global
     # backend/server, status, termination state, total time: which replica served what, and how it ended.
-    log-format "lb %b/%s %ST %tsc %Ta %HM"
+    log-format "lb %b/%s %ST %tsc %Ta %HM retries=%rc session=%[capture.req.hdr(0)]"
     timeout connect 2s
     # SSE streams (GET /mcp, long tool calls) stay open; quiet ones carry a keep-alive comment every 10 s.
     timeout client 1h
@@ -171,6 +171,7 @@ defaults
 
 frontend mcp
     bind 127.0.0.1:{port}
+    http-request capture req.hdr(Mcp-Session-Id) len 64
     default_backend replicas
 
 backend replicas

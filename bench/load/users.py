@@ -243,8 +243,8 @@ class LegacySession:
             if self.window is not None and self.lost:
                 self.window.excluded = "session lost"
             self.conn.close()
-        if self.lost and not self.plan.stopping.is_set():
-            self.plan.think()  # as a client would, before it opens a new session
+        if (self.lost or self.session_id is None) and not self.plan.stopping.is_set():
+            self.plan.think()  # as a client would, before it tries again with a new session
 
     def lose(self, why: str) -> None:
         if self.lost is None:

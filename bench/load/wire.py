@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,8 @@ class Response:
         self._done = True
         if self.headers.get("connection", "").lower() == "close":
             self.connection.close()
+        else:
+            self.connection.finished()
 
     def _chunks(self) -> Iterator[bytes]:
         reader = self.connection.reader()
@@ -152,14 +155,20 @@ class Response:
 
 @dataclass
 class Connection:
-    """One keep-alive HTTP/1.1 connection to the endpoint, opened on first use and again after it was closed."""
+    """One keep-alive HTTP/1.1 connection to the endpoint, opened on first use and again after it was closed.
+
+    A request is never sent twice. If the connection turns out closed before any answer, the request may have run
+    (HAProxy closes the client's connection without a word when a replica dies under a request it sent on a reused
+    connection, so that the client decides), and the caller is told so; to keep that from happening to requests
+    that simply found an idle connection closed by its peer, a connection idle longer than `max_idle` is not reused.
+    """
 
     endpoint: Endpoint
     timeout: float = 30.0
-    stale_retries: int = 0  # requests sent again because an idle kept-alive connection had been closed meanwhile
+    max_idle: float = 10.0  # well under idle timeouts of balancers (HAProxy here: 30 s) and the server (75 s)
     _sock: socket.socket | None = None
     _file: Any = None
-    _reused: bool = field(default=False)
+    _idle_since: float | None = field(default=None)  # when the last answer ended, while the connection is reusable
 
     def reader(self) -> Any:
         if self._file is None:
@@ -174,7 +183,12 @@ class Connection:
                 pass
         self._sock = None
         self._file = None
-        self._reused = False
+        self._idle_since = None
+
+    def finished(self) -> None:
+        """The answer was read to its end: the connection may carry the next request."""
+        if self._sock is not None:
+            self._idle_since = time.monotonic()
 
     def request(
         self, method: str, headers: dict[str, str], body: bytes = b"", *, timeout: float | None = None
@@ -187,39 +201,26 @@ class Connection:
         if body or method == "POST":
             head.append(f"Content-Length: {len(body)}")
         wire = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-        for attempt in (1, 2):
-            reused = self._sock is not None and self._reused
-            failure: OSError | None = None
-            try:
-                if self._sock is None:
-                    self._open()
-                assert self._sock is not None
-                self._sock.settimeout(timeout or self.timeout)
-                self._sock.sendall(wire)
-                status_line = self.reader().readline()
-            except (ConnectionResetError, BrokenPipeError) as error:
-                status_line, failure = b"", error
-            except OSError as error:
-                self.close()
-                raise WireError(f"{method}: {error!r}") from error
-            if not status_line and reused and attempt == 1:
-                # The server (or the balancer) closed this connection while it sat idle between two requests: the
-                # request never reached anyone, so it is sent again on a new connection, as HTTP clients do.
-                self.close()
-                self.stale_retries += 1
-                continue
-            if failure is not None:
-                self.close()
-                raise WireError(f"{method}: {failure!r}") from failure
+        if self._sock is not None and (self._idle_since is None or time.monotonic() - self._idle_since > self.max_idle):
+            self.close()  # idle too long (or never finished): a new connection costs less than a doubtful one
+        reused = self._sock is not None
+        self._idle_since = None
+        try:
+            if self._sock is None:
+                self._open()
+            assert self._sock is not None
+            self._sock.settimeout(timeout or self.timeout)
+            self._sock.sendall(wire)
+            status_line = self.reader().readline()
             if not status_line:
-                self.close()
-                raise WireError(f"{method}: connection closed before the status line")
-            try:
-                return self._read_head(status_line)
-            except (OSError, ValueError) as error:
-                self.close()
-                raise WireError(f"{method}: {error!r}") from error
-        raise AssertionError("unreachable")
+                raise WireError(f"{method}: connection closed before the answer{' (reused)' if reused else ''}")
+            return self._read_head(status_line)
+        except (OSError, ValueError) as error:
+            self.close()
+            raise WireError(f"{method}: {error!r}") from error
+        except WireError:
+            self.close()
+            raise
 
     def _open(self) -> None:
         sock = socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=CONNECT_TIMEOUT)
@@ -242,5 +243,4 @@ class Connection:
                 break
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        self._reused = True
         return Response(self, int(parts[1]), headers)
