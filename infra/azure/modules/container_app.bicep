@@ -203,6 +203,16 @@ var hostEnv = [
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     secretRef: 'appinsights-connection-string'
   }
+  // Trace one call in ten (and every call whose client sampled its trace): tracing every call costs CPU and
+  // Application Insights ingestion; metrics are not sampled.
+  {
+    name: 'OTEL_TRACES_SAMPLER'
+    value: 'parentbased_traceidratio'
+  }
+  {
+    name: 'OTEL_TRACES_SAMPLER_ARG'
+    value: '0.1'
+  }
 ]
 
 var authEnv = [
