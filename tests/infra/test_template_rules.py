@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.checks import rules
+from infra.checks import bicep, rules
 
 AZURE = Path(__file__).resolve().parents[2] / "infra" / "azure"
 
@@ -22,7 +22,7 @@ def test_the_templates_pass(scenario: str) -> None:
 
 def test_without_an_image_only_the_infrastructure_is_deployed() -> None:
     # The deploy scripts' first pass: the registry must exist before the image is built in it.
-    types = {resource.type for resource in rules.deployed(AZURE / "main.bicep", {})}
+    types = {resource.type for resource in bicep.deployed(AZURE / "main.bicep", {})}
     assert rules.REGISTRY in types and rules.MANAGED_REDIS in types
     assert rules.APP not in types
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 import redis
@@ -52,9 +53,10 @@ class ManagedIdentity:
         with self._lock:
             self.issued.append(token)
             # The new token signs in from now on; the one before stays valid a while (it has not expired yet).
-            self.admin.execute_command("ACL", "SETUSER", self.object_id, "on", f">{token}", "~*", "&*", "+@all")
+            admin: Any = self.admin  # redis-py leaves execute_command untyped
+            admin.execute_command("ACL", "SETUSER", self.object_id, "on", f">{token}", "~*", "&*", "+@all")
             for old in self.issued[:-2]:
-                self.admin.execute_command("ACL", "SETUSER", self.object_id, f"<{old}")
+                admin.execute_command("ACL", "SETUSER", self.object_id, f"<{old}")
             del self.issued[:-2]
         self.count += 1
         return token, expires
