@@ -82,6 +82,8 @@ class Window:
     duplicates: int = 0  # notifications delivered twice (the same event id)
     cuts: int = 0  # times its GET stream was cut
     cuts_blind: int = 0  # ... before the stream had given any event id, so it could only start over "from now"
+    logged: int | None = None  # when the stream came up short: the updates the session's log held, replayed
+    session_id: str = ""  # the server's Mcp-Session-Id, to look the session up in the replicas' logs
     excluded: str | None = None  # why it is not counted (its session was lost, or never closed)
 
     @property
@@ -200,24 +202,38 @@ class Ledger:
         ran = None if counter_moved is None else counter_moved - self.answered_bumps  # cut bumps that did run
         every_cut_ran = ran is not None and ran == self.unanswered_bumps
         exact = ran is not None and (ran == 0 or every_cut_ran)
-        updates = received = lost = lost_at_most = unexpected = duplicates = 0
+        updates = received = lost = lost_at_most = unexpected = duplicates = late = 0
         lost_where: Counter[str] = Counter()  # what the streams that lost something went through
         lost_spanning_cut = 0  # lost in windows that spanned a bump the fault cut after it had changed the counter
+        short: list[dict[str, Any]] = []  # the windows that lost something, to look into
         for window in counted:
             spanned = window.owed + (window.unanswered if every_cut_ran else 0)
             slack = 0 if exact else window.unanswered
             updates += spanned
             received += window.received
             duplicates += window.duplicates
-            missing = max(0, spanned - window.received)
+            # In the log but not delivered within the drain time: late, not lost.
+            got = window.received if window.logged is None else max(window.received, window.logged)
+            late += max(0, min(got, spanned) - window.received)
+            missing = max(0, spanned - got)
             lost += missing
-            lost_at_most += max(0, spanned + slack - window.received)
+            lost_at_most += max(0, spanned + slack - got)
             unexpected += max(0, window.received - spanned - slack)
             if missing:
                 where = "stream never cut" if not window.cuts else "stream cut after an event id"
                 lost_where["stream cut before any event id" if window.cuts_blind else where] += missing
                 if window.unanswered and ran:
                     lost_spanning_cut += missing
+                short.append(
+                    {
+                        "session": window.session,
+                        "session_id": window.session_id,
+                        "updates": spanned,
+                        "received": window.received,
+                        "in_log": window.logged,
+                        "stream_cuts": window.cuts,
+                    }
+                )
         excluded = Counter(w.excluded for w in self.windows if w.excluded is not None)
         return {
             "subscriptions_counted": len(counted),
@@ -227,7 +243,9 @@ class Ledger:
             "lost": lost,
             "lost_at_most": lost_at_most,
             "exact": exact,
+            "late": late,
             "lost_by_stream_history": dict(lost_where),
+            "short_subscriptions": short[:20],
             "lost_in_windows_spanning_a_cut_bump_that_ran": lost_spanning_cut,
             "duplicated": duplicates,
             "unexpected": unexpected,

@@ -86,6 +86,11 @@ def verdict_text(summary: dict[str, Any]) -> str:
         f"{summary['notifications_lost']} lost ({exact}), {notes['duplicated']} twice, over "
         f"{notes['subscriptions_counted']} subscriptions",
     ]
+    if notes["late"]:
+        lines.append(
+            f"                {notes['late']} more were in the sessions' event logs but not delivered on their "
+            "streams within the drain time (late, not lost)"
+        )
     for where, count in notes["lost_by_stream_history"].items():
         lines.append(f"                {count} lost where the {where}")
     if notes["cut_bumps"]:

@@ -40,6 +40,7 @@ from wire import Connection, Endpoint, WireError
 
 GET_STREAM_TIMEOUT = 35.0  # the server sends a keep-alive every 10 s on a quiet stream
 GET_STREAM_GIVE_UP = 20.0  # a GET stream that cannot be opened again for this long: the session is lost
+AUDIT_QUIET_SECONDS = 10.0  # a replay of the log goes quiet this long once it has sent everything
 EXPLAINED = {"interrupted", "draining"}
 
 
@@ -324,6 +325,7 @@ class LegacySession:
             answer = self.call("resources/subscribe", "resources/subscribe", {"uri": COUNTER_URI})
             if answer.outcome is Outcome.OK:
                 self.window = self.ledger.open_window(self.label)
+                self.window.session_id = self.session_id or ""
                 self.stream.window = self.window
         return not self.lost
 
@@ -356,6 +358,27 @@ class LegacySession:
             self.ledger.progress_problems["progress not 1..steps once each"] += 1
             self.ledger.error("long_task: progress missing or out of order")
 
+    def logged_updates(self, enough: int) -> int | None:
+        """The counter updates in the session's GET stream log, replayed from its start (entry 0) on any replica."""
+        conn = Connection(self.plan.endpoint, timeout=AUDIT_QUIET_SECONDS)
+        headers = {**legacy_headers(self.session_id, stream=True), "Last-Event-ID": "0._GET_stream"}
+        count = 0
+        try:
+            response = conn.request("GET", headers)
+            if response.status != 200:
+                response.abandon()
+                return None
+            for event in response.events():
+                if event.data and event.data.get("method") == "notifications/resources/updated":
+                    count += 1
+                    if count >= enough:
+                        break
+        except WireError:
+            pass  # quiet for AUDIT_QUIET_SECONDS: the replay is over
+        finally:
+            conn.close()
+        return count
+
     def close(self) -> None:
         if self.window is not None:
             with self.ledger.gate.quiet():
@@ -369,9 +392,13 @@ class LegacySession:
             else:
                 assert self.stream is not None
                 self.stream.wait_for(self.window.owed, self.plan.drain_seconds)
+                self.stream.stop()
                 self.window.received = self.stream.received
                 self.window.duplicates = self.stream.duplicates
                 self.window.cuts, self.window.cuts_blind = self.stream.cuts, self.stream.cuts_blind
+                if self.window.received < self.window.owed:
+                    # Short: were they never written, or only not delivered yet? The session's log says.
+                    self.window.logged = self.logged_updates(self.window.owed)
         if self.stream is not None:
             self.stream.stop()
         started = time.monotonic()
