@@ -113,7 +113,7 @@ class Ledger:
     fault_at: float | None = None  # seconds into the run: the SIGKILL
     restarted_at: float | None = None  # the killed replica answers again
     sessions: int = 0
-    lost: list[tuple[str, str, float]] = field(default_factory=list)  # (session, why, when)
+    lost: list[dict[str, Any]] = field(default_factory=list)  # session, session_id, why, at, its last attempts
     interrupted_reported: int = 0  # -32054 on a resumed stream
     interrupted_cut: int = 0  # no answer: the connection went down with the replica
     draining: int = 0  # -32055 (a replica shutting down refused new work)
@@ -165,8 +165,10 @@ class Ledger:
         self.errors[what] += 1
         self.samples.append(Sample(self.now(), "check", 0.0, "error"))
 
-    def lose(self, session: str, why: str) -> None:
-        self.lost.append((session, why, self.now()))
+    def lose(self, session: str, why: str, session_id: str | None = None, trail: list[str] | None = None) -> None:
+        self.lost.append(
+            {"session": session, "session_id": session_id, "why": why, "at": round(self.now(), 2), "trail": trail}
+        )
 
     def bumped(self, answered: bool) -> None:
         """Inside `gate.bump()`: one bump ended, answered or not."""

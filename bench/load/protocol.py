@@ -146,6 +146,10 @@ def exchange(
             return Answer(Outcome.CUT, f"body cut: {_kind(error)}")
         failed = classify_status(response, raw)
         if failed is not None:
+            if failed.outcome is Outcome.CUT:
+                # The balancer's own error page: it may close the connection right after (HAProxy does, without
+                # saying so), and a retry sent on it would fail in turn.
+                conn.close()
             return failed
         try:
             answer = answer_of(json.loads(raw), len(raw)) if raw else Answer(Outcome.OK)

@@ -113,8 +113,8 @@ def verdict_text(summary: dict[str, Any]) -> str:
     if fault:
         back = f", serving again at {fault['back_at']:.1f} s" if fault.get("back_at") is not None else ""
         lines.append(f"fault         : {fault['replica']} SIGKILLed at {fault['killed_at']:.1f} s{back}")
-    for session, why, at in summary["lost_examples"][:5]:
-        lines.append(f"lost session  : {session} at {at:.1f} s: {why}")
+    for lost in summary["lost_examples"][:5]:
+        lines.append(f"lost session  : {lost['session']} at {lost['at']:.1f} s: {lost['why']}")
     lines.append(f"VERDICT       : {summary['verdict']}" + "".join(f"\n  - {r}" for r in summary["verdict_reasons"]))
     return "\n".join(lines)
 
@@ -140,8 +140,8 @@ def chart(
         else:
             errors[b] += 1
     lost = [0] * len(buckets)
-    for _, _, at in ledger.lost:
-        lost[min(int(at), len(buckets) - 1)] += 1
+    for record in ledger.lost:
+        lost[min(int(record["at"]), len(buckets) - 1)] += 1
     x = [b + 0.5 for b in buckets]
 
     fig, axes = plt.subplots(4, 1, figsize=(11, 11), sharex=True, gridspec_kw={"height_ratios": [2, 2, 1.4, 1.6]})

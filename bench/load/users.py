@@ -227,6 +227,7 @@ class LegacySession:
         self.lost: str | None = None
         self.stream: GetStream | None = None
         self.window: Window | None = None
+        self.trail: list[str] = []  # the session's last attempts, for the report of a lost session
 
     def run(self) -> None:
         try:
@@ -250,7 +251,7 @@ class LegacySession:
     def lose(self, why: str) -> None:
         if self.lost is None:
             self.lost = why
-            self.ledger.lose(self.label, why)
+            self.ledger.lose(self.label, why, self.session_id, self.trail[-6:])
 
     # --- one request, with the retry and the session-lost rules ----------------------------------------------
 
@@ -284,6 +285,7 @@ class LegacySession:
         )
 
     def judge(self, name: str, kind: str, answer: Answer) -> None:
+        self.trail = [*self.trail[-9:], f"{self.ledger.now():.2f} s {name}: {kind} {answer.detail}".rstrip()]
         if kind == "not found":
             self.lose(f"{name}: 404 session not found")
         elif kind == "ok":

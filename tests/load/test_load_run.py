@@ -71,7 +71,7 @@ def test_replicas_that_share_nothing_lose_sessions_and_the_verdict_says_so(tmp_p
         tmp_path / "report", *("--backend", "memory", "--replicas", "2", "--users", "4", "--seconds", "5")
     )
     assert summary["sessions_lost"] > 0, output
-    assert any("404 session not found" in why for _, why, _ in summary["lost_examples"])
+    assert any("404 session not found" in lost["why"] for lost in summary["lost_examples"])
     assert summary["verdict"] == "FAIL"
     assert any("sessions lost" in reason for reason in summary["verdict_reasons"])
     assert status == 1, output
