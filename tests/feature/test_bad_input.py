@@ -129,10 +129,11 @@ def test_loopback_origin_is_allowed(http: httpx2.Client) -> None:
     assert response.status_code == 200
 
 
-def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
-    call = {
+def modern_add(request_id: int) -> dict[str, Any]:
+    """A 2026-07-28 `tools/call` of add, with the `_meta` envelope every request of that wire carries."""
+    return {
         "jsonrpc": "2.0",
-        "id": 7,
+        "id": request_id,
         "method": "tools/call",
         "params": {
             "name": "add",
@@ -143,6 +144,10 @@ def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
             },
         },
     }
+
+
+def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
+    call = modern_add(7)
     response = post(http, json.dumps(call), **{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
     assert response.status_code == 400
     error = error_of(response)
@@ -150,19 +155,7 @@ def test_modern_header_body_mismatch_is_400(http: httpx2.Client) -> None:
 
 
 def test_modern_name_header_mismatch_is_400(http: httpx2.Client) -> None:
-    call = {
-        "jsonrpc": "2.0",
-        "id": 8,
-        "method": "tools/call",
-        "params": {
-            "name": "add",
-            "arguments": {"a": 1, "b": 2},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
-    }
+    call = modern_add(8)
     headers = {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
     response = post(http, json.dumps(call), **headers)
     assert response.status_code == 400
