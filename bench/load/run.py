@@ -58,7 +58,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=50, help="Locust users (default 50)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the users run (default 60)")
     parser.add_argument(
-        "--kill-at", type=float, default=None, help="SIGKILL replica 0 this many seconds in, restart it"
+        "--kill-at",
+        type=float,
+        default=None,
+        help="SIGKILL replica 0 this many seconds in, restart it (default: no fault)",
     )
     parser.add_argument(
         "--backend",
@@ -66,13 +69,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="redis",
         help="state shared through Redis, or replicas that share nothing (default redis)",
     )
-    parser.add_argument("--p95-budget-ms", type=float, default=100.0, help="p95 of quick calls must not exceed this")
+    parser.add_argument(
+        "--p95-budget-ms", type=float, default=100.0, help="p95 of quick calls must not exceed this (default 100)"
+    )
     parser.add_argument("--report", type=Path, default=None, help="report directory (default: a new one under /tmp)")
     parser.add_argument("--url", default=None, help="run against this /mcp URL instead of a local stack")
-    parser.add_argument("--token", default=os.environ.get("PRYNAI_MCP_TOKEN"), help="bearer token for --url")
-    parser.add_argument("--modern-ratio", type=float, default=0.25, help="share of users on the 2026-07-28 wire")
+    parser.add_argument(
+        "--token", default=os.environ.get("PRYNAI_MCP_TOKEN"), help="bearer token for --url (default: PRYNAI_MCP_TOKEN)"
+    )
+    parser.add_argument(
+        "--modern-ratio", type=float, default=0.25, help="share of users on the 2026-07-28 wire (default 0.25)"
+    )
     parser.add_argument("--think", type=float, default=1.0, help="mean think time between calls, seconds (default 1)")
-    parser.add_argument("--calls-per-session", type=int, default=30, help="calls per session, give or take half")
+    parser.add_argument(
+        "--calls-per-session", type=int, default=30, help="calls per session, give or take half (default 30)"
+    )
     parser.add_argument(
         "--mix",
         default=DEFAULT_MIX,
