@@ -335,11 +335,13 @@ def main(argv: list[str]) -> int:
     report = args.report or Path(tempfile.mkdtemp(prefix="prynai-load-report-"))
     report.mkdir(parents=True, exist_ok=True)
     (report / "logs").mkdir(exist_ok=True)
-    # SIGTERM ends the run as Ctrl+C does: everything started is stopped on the way out.
+    # Ctrl+C and SIGTERM end the run in this greenlet, whichever one the signal arrived in (a user's would swallow
+    # it: Locust catches what its tasks raise), and everything started is stopped on the way out.
     main_greenlet = gevent.getcurrent()
-    gevent.signal_handler(
-        signal.SIGTERM, lambda: gevent.get_hub().loop.run_callback(main_greenlet.throw, KeyboardInterrupt)
-    )
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(
+            stop_signal, lambda: gevent.get_hub().loop.run_callback(main_greenlet.throw, KeyboardInterrupt)
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stack: Stack | None = None
     try:
