@@ -99,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
+                # Changes a dead replica left half-told are finished once its lease has lapsed.
+                await tasks.start(services.changes.recover, settings.prynai_replica_lease_seconds / 3)
                 if store is not None:
                     # One log line per change of Redis's state.
                     await tasks.start(functools.partial(watch_connectivity, store, auth=store.auth or None))

@@ -97,10 +97,9 @@ def build_server(
         description="Add `by` to the shared counter, notify subscribers of prynai://counter, return the new value.",
         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
     )
-    async def bump_counter(ctx: Context, by: int = 1) -> int:
-        value = await services.backend.counter_add(COUNTER_NAME, by)
-        await ctx.notify_resource_updated(COUNTER_URI)
-        return value
+    async def bump_counter(by: int = 1) -> int:
+        async with services.changes.changing(COUNTER_URI):
+            return await services.backend.counter_add(COUNTER_NAME, by)
 
     # --- resources ----------------------------------------------------------------------------------------------
 

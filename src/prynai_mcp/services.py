@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 
+from prynai_mcp.changes import ChangeFeed
 from prynai_mcp.config import Settings
-from prynai_mcp.legacy import ChangeFeed, LegacySessions
+from prynai_mcp.legacy import LegacySessions
 from prynai_mcp.redis_store import RedisStore
 from prynai_mcp.redis_store.entra import auth_description, managed_identity_credentials
 from prynai_mcp.sessions.events import EventLog, MemoryEventLog
@@ -25,7 +26,9 @@ from prynai_mcp.sessions.ownership import LocalOwnership, Ownership, RedisOwners
 from prynai_mcp.sessions.redis_stores import RedisEventLog, RedisInbox, RedisSessionRegistry
 from prynai_mcp.sessions.registry import MemorySessionRegistry, SessionRegistry
 from prynai_mcp.state import RedisBackend, StateBackend, create_backend
+from prynai_mcp.state.journal import ChangeJournal, MemoryChangeJournal
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus
+from prynai_mcp.state.redis_journal import RedisChangeJournal
 
 SERVER_NAME = "prynai-mcp"
 VERSION = version("prynai-mcp")
@@ -65,6 +68,7 @@ class Services:
         events: EventLog
         inbox: ReplicaInbox
         ownership: Ownership
+        journal: ChangeJournal
         if isinstance(backend, RedisBackend):
             registry = RedisSessionRegistry(backend.store, backend.keys, settings.prynai_session_idle_seconds)
             events = RedisEventLog(
@@ -81,6 +85,13 @@ class Services:
                 lease_seconds=settings.prynai_replica_lease_seconds,
                 retention_seconds=settings.prynai_event_log_seconds,
             )
+            journal = RedisChangeJournal(
+                backend.store,
+                backend.keys,
+                replica_id,
+                max_events=settings.prynai_event_log_max_events,
+                retention_seconds=settings.prynai_event_log_seconds,
+            )
         else:
             registry = MemorySessionRegistry(settings.prynai_session_idle_seconds)
             events = MemoryEventLog(
@@ -88,7 +99,8 @@ class Services:
             )
             inbox = LocalInbox()
             ownership = LocalOwnership()
-        sessions = LegacySessions(backend, events)
+            journal = MemoryChangeJournal(backend, events)
+        sessions = LegacySessions(backend)
         return cls(
             settings=settings,
             backend=backend,
@@ -97,7 +109,7 @@ class Services:
             events=events,
             inbox=inbox,
             sessions=sessions,
-            changes=ChangeFeed(bus, sessions),
+            changes=ChangeFeed(bus, journal),
             ownership=ownership,
             replica_id=replica_id,
         )

@@ -54,6 +54,21 @@ class Keys:
         """
         return f"{self.prefix}:sub:{uri}"
 
+    # --- the change journal: a resource change and who is owed word of it (`prynai_mcp.state.redis_journal`) ----
+
+    def changes_pending(self) -> str:
+        """HASH of the resource changes being announced now: field = change id (hex), value = JSON
+        `{"uri": ..., "replica": the replica announcing it}`. Written before the change is made, removed once every
+        subscriber has been told; a field whose replica is dead is finished by another replica. No TTL: a change
+        must outlive every replica (a full restart finishes it)."""
+        return f"{self.prefix}:changes:pending"
+
+    def change_owed(self, change_id: str) -> str:
+        """SET of the session ids still owed word of one change: the subscribers of its URI when it began, each
+        removed as the notification is appended to its GET stream (`TELL_ONCE`), so no session is told twice.
+        Deleted with the change's `changes_pending` field; TTL = the event retention, a backstop for a lost field."""
+        return f"{self.prefix}:change:{change_id}:owed"
+
     # --- cross-replica signals ----------------------------------------------------------------------------------
 
     def events_channel(self) -> str:
@@ -179,3 +194,39 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 """
 """SET-if-absent that answers with the winner in one round trip (Redis 6.2 cannot combine SET NX with GET)."""
+
+OPEN_CHANGE = (
+    _NOW_MS
+    + """
+-- KEYS[1] changes_pending, KEYS[2] change_owed(id), KEYS[3] subscribers(uri);
+-- ARGV[1] change id, ARGV[2] the entry (JSON), ARGV[3] owed-set TTL ms. Returns the sessions owed word.
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local owed = redis.call('ZRANGE', KEYS[3], 0, -1)
+for i = 1, #owed do redis.call('SADD', KEYS[2], owed[i]) end
+if #owed > 0 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3])) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return owed
+"""
+)
+"""Journal a change before it is made, with the live subscribers of its URI as the sessions owed word of it."""
+
+TELL_ONCE = """
+-- KEYS[1] change_owed(id), KEYS[2] session_stream(sid, GET stream), KEYS[3] session_streams(sid);
+-- ARGV[1] sid, ARGV[2] the notification (JSON), ARGV[3] max events, ARGV[4] stream name, ARGV[5] retention ms.
+-- Returns the new event's entry id, or false when the session was told already (or is owed nothing).
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return false end
+local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]))
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]))
+return entry
+"""
+"""Append a change's notification to one owed session's GET stream, exactly once however many replicas try."""
+
+CLAIM_CHANGE = """
+-- KEYS[1] changes_pending; ARGV[1] change id, ARGV[2] the entry as read, ARGV[3] the entry naming the claimant.
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+"""Take over a change another replica left unfinished, unless someone else took it first."""
