@@ -13,7 +13,6 @@ import functools
 import json
 import signal
 import subprocess
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -27,6 +26,7 @@ from tests.support.documented import INTERRUPTED, SHUTTING_DOWN
 from tests.support.raw import RawSession, SseEvent, sse_events
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replica, round_robin_proxy, running_replicas
+from tests.support.waiting import eventually
 
 GRACE = 3.0  # long enough for the requests below (2 s) to finish, short enough to keep the tests quick
 COUNTER = "prynai://counter"
@@ -65,15 +65,6 @@ async def rpc(http: httpx2.AsyncClient, url: str, session: RawSession, message: 
             if event.data and event.data.get("id") == message["id"]:
                 return event.data
     raise AssertionError(f"no answer to {message}")
-
-
-async def eventually(check: Callable[[], bool], seconds: float) -> None:
-    """Poll `check` until it holds (it reads state another thread changes); fail after `seconds`."""
-    with anyio.fail_after(seconds):
-        while True:
-            if check():
-                return
-            await anyio.sleep(0.05)
 
 
 def updates_in(events: list[SseEvent]) -> list[SseEvent]:

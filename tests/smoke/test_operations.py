@@ -9,6 +9,7 @@ import ssl
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -18,6 +19,7 @@ import trustme
 from tests.support.clients import client, read_status
 from tests.support.raw import PROTOCOL, RawSession
 from tests.support.server import RunningServer, free_port, running_server
+from tests.support.waiting import eventually
 
 
 def port_is_free(port: int) -> bool:
@@ -61,9 +63,14 @@ async def test_each_request_gets_an_http_and_an_mcp_log_line(server: RunningServ
     assert isinstance(call["duration_ms"], int | float) and call["duration_ms"] >= 0
     assert call["logger"] == "prynai_mcp.mcp" and call["ts"].endswith("+00:00")
 
-    posts = [r for r in records if r.get("event") == "http" and r["session"] == sid and r["http_method"] == "POST"]
-    assert [r["status"] for r in posts] == [200, 202, 200]  # initialize, notifications/initialized, the call
-    assert all(r["path"] == "/mcp" and isinstance(r["duration_ms"], int | float) for r in posts)
+    def posts() -> list[dict[str, Any]]:
+        lines = server.log_records(since)
+        return [r for r in lines if r.get("event") == "http" and r["session"] == sid and r["http_method"] == "POST"]
+
+    # A request's http line is written when its response ends; initialize's SSE response may end after the call's.
+    await eventually(lambda: len(posts()) >= 3, 5)
+    assert sorted(r["status"] for r in posts()) == [200, 200, 202]  # initialize, the call, notifications/initialized
+    assert all(r["path"] == "/mcp" and isinstance(r["duration_ms"], int | float) for r in posts())
 
 
 async def test_log_level_warning_drops_the_request_lines(http: httpx2.AsyncClient) -> None:
