@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.lowlevel.server import Server
 from mcp.server.mcpserver import MCPServer
+from mcp.shared._stream_protocols import WriteStream
+
+# The protocol of the streams a transport writes its outgoing messages to (`mcp.shared._stream_protocols`): what a
+# stream wrapper such as `prynai_mcp.sessions.request_ids` must implement.
+__all__ = ["WriteStream", "is_sdk_span_middleware", "lowlevel", "validate_tool_arguments"]
 
 
 def lowlevel(mcp: MCPServer[Any]) -> Server[Any]:
@@ -24,3 +30,9 @@ def validate_tool_arguments(mcp: MCPServer[Any], name: str, arguments: dict[str,
     tool = mcp._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
     if tool is not None:
         tool.fn_metadata.validate_arguments(arguments)
+
+
+def is_sdk_span_middleware(layer: object) -> bool:
+    """Whether `layer` of `MCPServer.middleware` is the SDK's built-in OpenTelemetry span middleware
+    (`mcp.server._otel.OpenTelemetryMiddleware`), which our telemetry replaces."""
+    return isinstance(layer, OpenTelemetryMiddleware)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from mcp.shared._stream_protocols import WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCRequest
+
+from prynai_mcp import _sdk
 
 _PREFIX = "pr"
 
@@ -36,7 +37,7 @@ def owner_of(request_id: Any) -> tuple[str, int | str] | None:
 class GlobalRequestIds:
     """A `WriteStream` that renames outgoing server->client requests with `global_id`."""
 
-    def __init__(self, inner: WriteStream[SessionMessage], replica_id: str) -> None:
+    def __init__(self, inner: _sdk.WriteStream[SessionMessage], replica_id: str) -> None:
         self._inner = inner
         self._replica_id = replica_id
 

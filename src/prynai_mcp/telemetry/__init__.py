@@ -30,12 +30,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server._otel import OpenTelemetryMiddleware  # private (mcp 2.3.0): the SDK's built-in span middleware
 from mcp.server.mcpserver import MCPServer
 from redis.asyncio import ConnectionPool, Redis
 from redis.credentials import CredentialProvider
 from starlette.middleware import Middleware
 
+from prynai_mcp import _sdk
 from prynai_mcp.config import Settings
 from prynai_mcp.telemetry.plan import plan_from
 
@@ -69,8 +69,8 @@ def instrument_server(mcp: MCPServer[Any]) -> None:
     """Put our span middleware where the SDK's stands (first: it wraps everything), or just drop the SDK's."""
     chain = mcp.middleware
     # The SDK documents dropping its middleware from this list as the way to opt out of it.
-    position = next((i for i, layer in enumerate(chain) if isinstance(layer, OpenTelemetryMiddleware)), 0)
-    chain[:] = [layer for layer in chain if not isinstance(layer, OpenTelemetryMiddleware)]
+    position = next((i for i, layer in enumerate(chain) if _sdk.is_sdk_span_middleware(layer)), 0)
+    chain[:] = [layer for layer in chain if not _sdk.is_sdk_span_middleware(layer)]
     if _active is not None:
         from prynai_mcp.telemetry.spans import ServerSpans
 
