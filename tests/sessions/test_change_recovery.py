@@ -136,3 +136,24 @@ async def test_a_fan_out_cut_by_a_lost_redis_connection_is_finished_by_the_same_
         await each_told_once(heard, observer)
     (recovered,) = [r for r in changer.log_records() if r.get("event") == "change_recovered"]
     assert f"told {SUBSCRIBERS - 1} more sessions" in recovered["message"]
+
+
+async def test_changes_finished_in_time_are_never_taken_for_abandoned_ones(own_redis: RedisServer) -> None:
+    # A short lease makes the replica look for unfinished changes every 50 ms, while bumps open and close changes
+    # back to back: the moments around each opening and closing must not pass for a change left half-told.
+    lease = "0.15"
+    replica = Replica(0, {"REDIS_URL": own_redis.url(), "PRYNAI_REPLICA_LEASE_SECONDS": lease})
+    replica.start()
+    try:
+        async with subscribers(replica.mcp_url) as heard, client(replica.mcp_url, "modern") as bumper:
+            bumps = 0
+            with anyio.move_on_after(4):
+                while True:
+                    await bumper.call_tool("bump_counter", {})
+                    bumps += 1
+            for updates in heard:
+                assert len(await updates.wait_for(bumps)) == bumps
+        assert bumps > 100
+        assert [r for r in replica.log_records() if r.get("event") == "change_recovered"] == []
+    finally:
+        replica.stop()

@@ -39,6 +39,8 @@ class RedisChangeJournal:
         self._open = store.script(scripts.OPEN_CHANGE)
         self._tell = store.script(scripts.TELL_ONCE)
         self._claim = store.script(scripts.CLAIM_CHANGE)
+        # This replica's own changes seen unfinished, and not being announced, by the previous `abandoned`.
+        self._stalled: set[str] = set()
 
     async def open(self, uri: str) -> Change:
         change_id = secrets.token_hex(8)
@@ -85,6 +87,7 @@ class RedisChangeJournal:
         async with self._store.available():
             pending: Any = await self._store.client.hgetall(pending_key)
             if not pending:
+                self._stalled = set()
                 return []
             entries = {str(cid): str(raw) for cid, raw in pending.items() if str(cid) not in working}
             decoded: dict[str, dict[str, str]] = {}
@@ -100,10 +103,14 @@ class RedisChangeJournal:
             for replica in others:
                 pipe.exists(self._keys.replica_alive(replica))
             alive = {replica for replica, exists in zip(others, await pipe.execute(), strict=True) if exists}
+            # An own change looks unfinished for a moment around its opening and closing (the reply of HGETALL can
+            # be read before or after the announcing task's own); only one seen twice in a row is really left over.
+            own = {cid for cid, entry in decoded.items() if entry["replica"] == self._replica_id}
+            stalled, self._stalled = self._stalled & own, own
             taken: list[Change] = []
             for change_id, entry in decoded.items():
                 replica = entry["replica"]
-                if replica in alive:
+                if replica in alive or (replica == self._replica_id and change_id not in stalled):
                     continue
                 if replica != self._replica_id:
                     claimed = await self._claim(
