@@ -46,9 +46,12 @@ class Gate:
     @contextmanager
     def bump(self) -> Iterator[None]:
         started = time.monotonic()
-        self._open.wait()
+        # gevent wakes a waiter some time after `set`, and `wait` returns even if the gate closed again meanwhile
+        # (it answers False then): look again each time.
+        while not self._open.is_set():
+            self._open.wait()
         self.held_back += time.monotonic() - started
-        self._in_flight += 1  # no yield since the wait returned: greenlets switch only on I/O
+        self._in_flight += 1  # no yield since the check: greenlets switch only on I/O
         self._idle.clear()
         try:
             yield
