@@ -1,0 +1,127 @@
+"""The change feed and its journal in-process, against a real redis-server (and in memory): what replicas rely on.
+
+Two journals on two connection pools stand for two replicas. The end-to-end cases (a replica killed, or losing
+Redis, half-way through telling its subscribers) are in `test_change_recovery.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
+
+from prynai_mcp.changes import ChangeFeed
+from prynai_mcp.redis_store import Keys, RedisStore
+from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, MemoryEventLog
+from prynai_mcp.sessions.ownership import RedisOwnership
+from prynai_mcp.sessions.redis_stores import RedisEventLog
+from prynai_mcp.state import MemoryBackend, RedisBackend, StateBackend
+from prynai_mcp.state.journal import ChangeJournal, MemoryChangeJournal
+from prynai_mcp.state.redis_journal import RedisChangeJournal
+from tests.support.redis import RedisServer
+
+URI = "prynai://counter"
+UPDATED = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": URI}}
+
+
+@dataclass
+class Replica:
+    keys: Keys
+    backend: StateBackend
+    events: EventLog
+    journal: ChangeJournal
+    ownership: RedisOwnership
+
+
+async def redis_replica(redis: RedisServer, keys: Keys, replica_id: str) -> Replica:
+    """A replica's change journal and what it touches, holding its lease."""
+    store = RedisStore(redis.url())
+    events = RedisEventLog(store, keys, max_events=100, retention_seconds=60)
+    journal = RedisChangeJournal(store, keys, replica_id, max_events=100, retention_seconds=60)
+    ownership = RedisOwnership(store, keys, replica_id, lease_seconds=60, retention_seconds=60)
+    await ownership.heartbeat()
+    return Replica(keys, RedisBackend(store, keys, session_ttl_seconds=60), events, journal, ownership)
+
+
+@pytest.fixture
+async def pair(redis: RedisServer) -> AsyncIterator[tuple[Replica, Replica]]:
+    keys = Keys(f"t{time.monotonic_ns()}")  # a fresh deployment each test
+    first, second = await redis_replica(redis, keys, "aaaa0001"), await redis_replica(redis, keys, "bbbb0002")
+    yield first, second
+    await first.backend.close()
+    await second.backend.close()
+
+
+async def told(events: EventLog, session_id: str) -> list[object]:
+    return [message for _, message in await events.read(session_id, GET_STREAM_KEY, None) if message is not None]
+
+
+async def test_notify_resource_updated_after_a_change_tells_each_subscriber_once(
+    pair: tuple[Replica, Replica],
+) -> None:
+    # `ctx.notify_resource_updated` (the SDK's idiom, a change made first) reaches the feed as a bus publish.
+    a, b = pair
+    await a.backend.subscribe("s1", URI)
+    await b.backend.subscribe("s2", URI)
+    heard: list[ServerEvent] = []
+    bus = InMemorySubscriptionBus()
+    bus.subscribe(heard.append)
+    await ChangeFeed(bus, a.journal).publish(ResourceUpdated(uri=URI))
+    assert heard == [ResourceUpdated(uri=URI)]
+    assert await told(b.events, "s1") == [UPDATED]
+    assert await told(b.events, "s2") == [UPDATED]
+    assert await b.journal.abandoned(set()) == []  # and nothing was left in the journal
+
+
+async def test_in_memory_the_same_feed_tells_each_subscriber_once() -> None:
+    backend, events = MemoryBackend(), MemoryEventLog()
+    await backend.subscribe("s1", URI)
+    feed = ChangeFeed(InMemorySubscriptionBus(), MemoryChangeJournal(backend, events))
+    async with feed.changing(URI):
+        await backend.counter_add("counter", 1)
+    await feed.publish(ResourceUpdated(uri=URI))
+    assert await told(events, "s1") == [UPDATED, UPDATED]
+    assert await told(events, "s2") == []
+
+
+async def test_a_dead_replicas_change_is_taken_over_by_one_replica_only(
+    pair: tuple[Replica, Replica], redis: RedisServer
+) -> None:
+    a, b = pair
+    await a.backend.subscribe("s1", URI)
+    await a.backend.subscribe("s2", URI)
+    third = await redis_replica(redis, a.keys, "cccc0003")
+    try:
+        dead = await redis_replica(redis, a.keys, "dead0000")
+        change = await dead.journal.open(URI)  # journalled, then the replica died: its lease is gone
+        await dead.ownership.retire()
+        await dead.backend.close()
+
+        # Both survivors look; exactly one takes it, and it tells both sessions, once.
+        taken = [*await b.journal.abandoned(set()), *await third.journal.abandoned(set())]
+        assert [(c.change_id, c.uri, c.left_by) for c in taken] == [(change.change_id, URI, "dead0000")]
+        assert await b.journal.tell(taken[0]) == 2
+        assert await third.journal.tell(taken[0]) == 0
+        await b.journal.close(taken[0])
+        assert await told(a.events, "s1") == [UPDATED] and await told(a.events, "s2") == [UPDATED]
+        assert await a.journal.abandoned(set()) == []
+    finally:
+        await third.backend.close()
+
+
+async def test_a_journal_entry_no_replica_can_read_is_dropped_not_retried(
+    pair: tuple[Replica, Replica], redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, _ = pair
+    pending = a.keys.changes_pending()
+    with redis.client() as raw:  # what a newer replica, or a hand at redis-cli, might leave
+        raw.hset(pending, "bad", "not json")
+        raw.hset(pending, "odd", json.dumps({"uri": URI}))
+    assert await a.journal.abandoned(set()) == []
+    assert sum("cannot read" in record.getMessage() for record in caplog.records) == 2
+    with redis.client() as raw:
+        assert raw.hlen(pending) == 0
