@@ -80,6 +80,16 @@ TARGETS = {
         "src/prynai_mcp/state/memory.py",
         "tests/feature/test_resources_subscription.py tests/feature/test_notifications.py",
     ),
+    # The in-process journal tests first: they kill most mutants in a fraction of a second.
+    "change-journal": Target(
+        "src/prynai_mcp/state/redis_journal.py",
+        "tests/sessions/test_change_journal.py tests/sessions/test_change_recovery.py",
+    ),
+    "change-feed": Target(
+        "src/prynai_mcp/changes.py",
+        "tests/sessions/test_change_journal.py tests/sessions/test_change_recovery.py "
+        "tests/feature/test_resources_subscription.py",
+    ),
 }
 
 
