@@ -96,14 +96,15 @@ async def test_a_dead_replicas_change_is_taken_over_by_one_replica_only(
     await a.backend.subscribe("s2", URI)
     third = await redis_replica(redis, a.keys, "cccc0003")
     try:
-        dead = await redis_replica(redis, a.keys, "dead0000")
+        # An id that sorts before both survivors': the claim must not depend on how replica ids compare.
+        dead = await redis_replica(redis, a.keys, "00dead00")
         change = await dead.journal.open(URI)  # journalled, then the replica died: its lease is gone
         await dead.ownership.retire()
         await dead.backend.close()
 
         # Both survivors look; exactly one takes it, and it tells both sessions, once.
         taken = [*await b.journal.abandoned(set()), *await third.journal.abandoned(set())]
-        assert [(c.change_id, c.uri, c.left_by) for c in taken] == [(change.change_id, URI, "dead0000")]
+        assert [(c.change_id, c.uri, c.left_by) for c in taken] == [(change.change_id, URI, "00dead00")]
         assert await b.journal.tell(taken[0]) == 2
         assert await third.journal.tell(taken[0]) == 0
         await b.journal.close(taken[0])
@@ -125,3 +126,59 @@ async def test_a_journal_entry_no_replica_can_read_is_dropped_not_retried(
     assert sum("cannot read" in record.getMessage() for record in caplog.records) == 2
     with redis.client() as raw:
         assert raw.hlen(pending) == 0
+
+
+async def test_live_replicas_changes_are_left_to_them_and_a_dead_ones_taken_after_them(
+    pair: tuple[Replica, Replica], redis: RedisServer
+) -> None:
+    a, b = pair
+    c = await redis_replica(redis, a.keys, "cccc0003")
+    dead = await redis_replica(redis, a.keys, "dddd0004")
+    try:
+        await a.journal.open(URI)  # replicas whose ids sort before and after the one looking, both alive
+        await c.journal.open(URI)
+        left = await dead.journal.open(URI)
+        await dead.ownership.retire()
+        assert [change.change_id for change in await b.journal.abandoned(set())] == [left.change_id]
+        assert await b.journal.abandoned(set()) == []  # taken: it is b's now, and b is announcing it
+    finally:
+        await c.backend.close()
+        await dead.backend.close()
+
+
+async def test_an_own_change_counts_as_abandoned_only_when_two_looks_find_it_unfinished(
+    pair: tuple[Replica, Replica],
+) -> None:
+    a, _ = pair
+    change = await a.journal.open(URI)
+    assert await a.journal.abandoned({change.change_id}) == []  # being announced
+    assert await a.journal.abandoned(set()) == []  # first seen unfinished: it may be closing right now
+    (again,) = await a.journal.abandoned(set())
+    assert (again.change_id, again.left_by) == (change.change_id, "aaaa0001")
+
+
+async def test_one_session_that_cannot_be_told_does_not_stop_the_others(
+    pair: tuple[Replica, Replica], redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, _ = pair
+    for session_id in ("s1", "s2", "s3"):
+        await a.backend.subscribe(session_id, URI)
+    with redis.client() as raw:  # s2's GET stream is not a stream: appending to it fails
+        raw.set(a.keys.session_stream("s2", GET_STREAM_KEY), "not a stream")
+    change = await a.journal.open(URI)
+    assert await a.journal.tell(change) == 2
+    assert await told(a.events, "s1") == [UPDATED] and await told(a.events, "s3") == [UPDATED]
+    assert any("could not notify session s2" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_told_session_keeps_its_stream_for_the_event_retention(
+    pair: tuple[Replica, Replica], redis: RedisServer
+) -> None:
+    a, _ = pair
+    await a.backend.subscribe("s1", URI)
+    change = await a.journal.open(URI)
+    with redis.client() as raw:
+        assert 59_000 < raw.pttl(a.keys.change_owed(change.change_id)) <= 60_000
+        await a.journal.tell(change)
+        assert 59_900 < raw.pttl(a.keys.session_stream("s1", GET_STREAM_KEY)) <= 60_000
+        assert 59_900 < raw.pttl(a.keys.session_streams("s1")) <= 60_000
