@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import anyio
 import pytest
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
 
@@ -182,3 +183,59 @@ async def test_a_told_session_keeps_its_stream_for_the_event_retention(
         await a.journal.tell(change)
         assert 59_900 < raw.pttl(a.keys.session_stream("s1", GET_STREAM_KEY)) <= 60_000
         assert 59_900 < raw.pttl(a.keys.session_streams("s1")) <= 60_000
+
+
+async def test_a_change_cancelled_half_way_is_announced_all_the_same(pair: tuple[Replica, Replica]) -> None:
+    # A client that cancels its call, or a replica draining, may cancel the tool after it made its change.
+    a, _ = pair
+    await a.backend.subscribe("s1", URI)
+    feed = ChangeFeed(InMemorySubscriptionBus(), a.journal)
+    with anyio.CancelScope() as call:
+        async with feed.changing(URI):
+            await a.backend.counter_add("counter", 1)
+            call.cancel()
+            await anyio.sleep(5)  # cancelled here, after the change
+    assert await told(a.events, "s1") == [UPDATED]
+
+
+async def test_without_redis_a_change_notice_still_reaches_this_replicas_listeners(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = await redis_replica(own_redis, Keys("t"), "aaaa0001")
+    heard: list[ServerEvent] = []
+    bus = InMemorySubscriptionBus()
+    bus.subscribe(heard.append)
+    try:
+        own_redis.stop()
+        await ChangeFeed(bus, a.journal).publish(ResourceUpdated(uri=URI))  # does not raise
+        assert heard == [ResourceUpdated(uri=URI)]
+        assert any("could not journal a change" in r.getMessage() for r in caplog.records)
+    finally:
+        await a.backend.close()
+
+
+async def test_recovery_outlives_a_redis_outage_and_says_so_once(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = Keys("t")
+    a = await redis_replica(own_redis, keys, "aaaa0001")
+    feed = ChangeFeed(InMemorySubscriptionBus(), a.journal)
+    try:
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(feed.recover, 0.05)
+            own_redis.stop()
+            await anyio.sleep(0.6)  # a dozen looks, each failing
+            own_redis.start()
+            await a.ownership.heartbeat()
+            await a.backend.subscribe("s1", URI)
+            dead = await redis_replica(own_redis, keys, "dead0000")
+            await dead.journal.open(URI)
+            await dead.ownership.retire()
+            await dead.backend.close()
+            (event,) = await a.events.read("s1", GET_STREAM_KEY, None, block_seconds=10)  # waits for it
+            assert event[1] == UPDATED
+            tasks.cancel_scope.cancel()
+        failures = [r for r in caplog.records if "could not look for unfinished changes" in r.getMessage()]
+        assert len(failures) == 1, [r.getMessage() for r in failures]
+    finally:
+        await a.backend.close()
