@@ -18,7 +18,7 @@ import httpx2
 import pytest
 from mcp.client import Client
 
-from prynai_mcp.redis_store.keys import TELL_ONCE
+from prynai_mcp.redis_store.keys import APPEND_EVENT
 from tests.support.clients import COUNTER, ResourceUpdates, client, read_counter, text_of
 from tests.support.raw import RawSession
 from tests.support.redis import RedisServer
@@ -30,12 +30,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprec
 
 LEASE_SECONDS = 1.5
 SUBSCRIBERS = 6
-# What a replica sends to append a change's notification to one subscriber's GET stream.
-TELL_SHA = hashlib.sha1(TELL_ONCE.encode()).hexdigest().encode()
+# What a replica sends to append an event to a stream; with three keys (the change's owed set the third), a change's
+# notification to one subscriber's GET stream.
+APPEND_SHA = hashlib.sha1(APPEND_EVENT.encode()).hexdigest().encode()
 
 
 def telling(command: Command) -> bool:
-    return len(command) > 1 and command[0].upper() == b"EVALSHA" and command[1] == TELL_SHA
+    return len(command) > 2 and command[0].upper() == b"EVALSHA" and command[1:3] == [APPEND_SHA, b"3"]
 
 
 @pytest.fixture

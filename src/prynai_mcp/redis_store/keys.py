@@ -65,7 +65,7 @@ class Keys:
 
     def change_owed(self, change_id: str) -> str:
         """SET of the session ids still owed word of one change: the subscribers of its URI when it began, each
-        removed as the notification is appended to its GET stream (`TELL_ONCE`), so no session is told twice.
+        removed as the notification is appended to its GET stream (`APPEND_EVENT`), so no session is told twice.
         Deleted with the change's `changes_pending` field; TTL = the event retention, a backstop for a lost field."""
         return f"{self.prefix}:change:{change_id}:owed"
 
@@ -210,18 +210,20 @@ return owed
 )
 """Journal a change before it is made, with the live subscribers of its URI as the sessions owed word of it."""
 
-TELL_ONCE = """
--- KEYS[1] change_owed(id), KEYS[2] session_stream(sid, GET stream), KEYS[3] session_streams(sid);
--- ARGV[1] sid, ARGV[2] the notification (JSON), ARGV[3] max events, ARGV[4] stream name, ARGV[5] retention ms.
--- Returns the new event's entry id, or false when the session was told already (or is owed nothing).
-if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return false end
-local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]))
-redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]))
+APPEND_EVENT = """
+-- KEYS[1] session_stream(sid, stream), KEYS[2] session_streams(sid), and for a change's notification KEYS[3]
+-- change_owed(id); ARGV[1] the message (JSON, "" for a priming event), ARGV[2] max events, ARGV[3] the stream name,
+-- ARGV[4] retention ms, ARGV[5] sid (with KEYS[3]). Returns the new entry id; with KEYS[3], false when the session
+-- was told already (or is owed nothing).
+if #KEYS == 3 and redis.call('SREM', KEYS[3], ARGV[5]) == 0 then return false end
+local entry = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
 return entry
 """
-"""Append a change's notification to one owed session's GET stream, exactly once however many replicas try."""
+"""Append one event to a session's stream (the event log's one format); with a change's owed set, only for a session
+still owed it, so a notification is appended exactly once however many replicas try."""
 
 CLAIM_CHANGE = """
 -- KEYS[1] changes_pending; ARGV[1] change id, ARGV[2] the entry as read, ARGV[3] the entry naming the claimant.

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from prynai_mcp.redis_store import keys as scripts
 from prynai_mcp.redis_store.client import UNAVAILABLE_ERRORS, RedisStore
 from prynai_mcp.redis_store.keys import Keys
 from prynai_mcp.sessions.events import Event, Message, event_id
@@ -51,18 +52,13 @@ class RedisEventLog:
         self._keys = keys
         self._max_events = max_events
         self._retention_ms = int(retention_seconds * 1000)
+        self._append = store.script(scripts.APPEND_EVENT)
 
     async def append(self, session_id: str, stream: str, message: Message | None) -> str:
-        key = self._keys.session_stream(session_id, stream)
-        streams = self._keys.session_streams(session_id)
+        keys = [self._keys.session_stream(session_id, stream), self._keys.session_streams(session_id)]
         wire = "" if message is None else json.dumps(message, separators=(",", ":"))
         async with self._store.available():
-            pipe = self._store.client.pipeline(transaction=False)
-            pipe.xadd(key, {"m": wire}, maxlen=self._max_events, approximate=True)
-            pipe.pexpire(key, self._retention_ms)
-            pipe.sadd(streams, stream)
-            pipe.pexpire(streams, self._retention_ms)
-            entry, *_ = await pipe.execute()
+            entry = await self._append(keys=keys, args=[wire, self._max_events, stream, self._retention_ms])
         return event_id(str(entry), stream)
 
     async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:

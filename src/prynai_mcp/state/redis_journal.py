@@ -2,9 +2,10 @@
 
 A change is a field of one HASH (`Keys.changes_pending`) naming its URI and the replica announcing it, and a SET of
 the sessions still owed word of it (`Keys.change_owed`), both written by one script before the change is made.
-Telling a session removes it from the SET and appends to its GET stream in one script (`TELL_ONCE`), so two
-replicas finishing the same change never tell anyone twice. A replica whose lease (`Keys.replica_alive`) has
-lapsed is dead: the first replica to claim one of its changes (`CLAIM_CHANGE`, compare-and-set) finishes it.
+Telling a session removes it from the SET and appends to its GET stream in one script (`APPEND_EVENT`, the event
+log's own, given the SET), so two replicas finishing the same change never tell anyone twice. A replica whose
+lease (`Keys.replica_alive`) has lapsed is dead: the first replica to claim one of its changes (`CLAIM_CHANGE`,
+compare-and-set) finishes it.
 
 While Redis is unreachable every method raises `StoreUnavailable`; a change that could not be closed stays in the
 journal and is finished by this replica once Redis is back (`abandoned` returns it).
@@ -37,7 +38,7 @@ class RedisChangeJournal:
         self._max_events = max_events
         self._retention_ms = max(1, round(retention_seconds * 1000))
         self._open = store.script(scripts.OPEN_CHANGE)
-        self._tell = store.script(scripts.TELL_ONCE)
+        self._append = store.script(scripts.APPEND_EVENT)
         self._claim = store.script(scripts.CLAIM_CHANGE)
         # This replica's own changes seen unfinished, and not being announced, by the previous `abandoned`.
         self._stalled: set[str] = set()
@@ -57,19 +58,20 @@ class RedisChangeJournal:
             owed: Any = change.owed if change.left_by is None else await self._store.client.smembers(owed_key)
             if not owed:
                 return 0
+            sessions = sorted(owed)
             # One round trip for every session: each script is atomic on its own, and one's failure is its own.
             pipe = self._store.client.pipeline(transaction=False)
-            for session_id in sorted(owed):
+            for session_id in sessions:
                 keys = [
-                    owed_key,
                     self._keys.session_stream(session_id, GET_STREAM_KEY),
                     self._keys.session_streams(session_id),
+                    owed_key,
                 ]
-                args = [session_id, notification, self._max_events, GET_STREAM_KEY, self._retention_ms]
-                await self._tell(keys=keys, args=args, client=pipe)  # queued: the pipeline runs it
+                args = [notification, self._max_events, GET_STREAM_KEY, self._retention_ms, session_id]
+                await self._append(keys=keys, args=args, client=pipe)  # queued: the pipeline runs it
             results = await pipe.execute(raise_on_error=False)
         told = 0
-        for session_id, result in zip(sorted(owed), results, strict=True):
+        for session_id, result in zip(sessions, results, strict=True):
             if isinstance(result, Exception):
                 logger.warning("could not notify session %s of %s: %s", session_id, change.uri, result)
             elif result:
