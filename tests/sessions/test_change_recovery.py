@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import signal
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import anyio
 import httpx2
@@ -45,22 +45,29 @@ def gate(own_redis: RedisServer) -> Iterator[RedisGate]:
         yield running
 
 
+@contextmanager
+def leased_replica(index: int, redis_url: str, lease_seconds: float = LEASE_SECONDS) -> Iterator[Replica]:
+    """A replica of the deployment, with a short lease so that its death is known quickly."""
+    replica = Replica(index, {"REDIS_URL": redis_url, "PRYNAI_REPLICA_LEASE_SECONDS": str(lease_seconds)})
+    replica.start()
+    try:
+        yield replica
+    finally:
+        replica.stop()
+
+
 @pytest.fixture
 def changer(gate: RedisGate) -> Iterator[Replica]:
     """The replica that makes the change, with its Redis behind the gate."""
-    replica = Replica(0, {"REDIS_URL": gate.url(), "PRYNAI_REPLICA_LEASE_SECONDS": str(LEASE_SECONDS)})
-    replica.start()
-    yield replica
-    replica.stop()
+    with leased_replica(0, gate.url()) as replica:
+        yield replica
 
 
 @pytest.fixture
 def survivor(own_redis: RedisServer) -> Iterator[Replica]:
     """A replica of the same deployment that reaches Redis directly."""
-    replica = Replica(1, {"REDIS_URL": own_redis.url(), "PRYNAI_REPLICA_LEASE_SECONDS": str(LEASE_SECONDS)})
-    replica.start()
-    yield replica
-    replica.stop()
+    with leased_replica(1, own_redis.url()) as replica:
+        yield replica
 
 
 @asynccontextmanager
@@ -142,10 +149,7 @@ async def test_a_fan_out_cut_by_a_lost_redis_connection_is_finished_by_the_same_
 async def test_changes_finished_in_time_are_never_taken_for_abandoned_ones(own_redis: RedisServer) -> None:
     # A short lease makes the replica look for unfinished changes every 50 ms, while bumps open and close changes
     # back to back: the moments around each opening and closing must not pass for a change left half-told.
-    lease = "0.15"
-    replica = Replica(0, {"REDIS_URL": own_redis.url(), "PRYNAI_REPLICA_LEASE_SECONDS": lease})
-    replica.start()
-    try:
+    with leased_replica(0, own_redis.url(), lease_seconds=0.15) as replica:
         async with subscribers(replica.mcp_url) as heard, client(replica.mcp_url, "modern") as bumper:
             bumps = 0
             until = anyio.current_time() + 4
@@ -156,5 +160,3 @@ async def test_changes_finished_in_time_are_never_taken_for_abandoned_ones(own_r
                 assert len(await updates.wait_for(bumps)) == bumps
         assert bumps > 100
         assert [r for r in replica.log_records() if r.get("event") == "change_recovered"] == []
-    finally:
-        replica.stop()
