@@ -35,7 +35,11 @@ class Settings(BaseSettings):
 
     # Listening address for `prynai-mcp serve`.
     prynai_host: str = "127.0.0.1"
-    prynai_port: int | None = None  # None: 8000, or 8443 when TLS is on
+    prynai_port: int | None = Field(default=None, ge=1, le=65535)  # None: 8000, or 8443 when TLS is on
+    # Addresses (or CIDR ranges) of the proxies in front whose X-Forwarded-For / X-Forwarded-Proto are believed: the
+    # client address (and with it the principal when auth is off) is the one they name. Empty: none, the peer
+    # address is the client's. `*`: any peer (only when nothing but the proxy can reach the replicas).
+    prynai_trusted_proxies: CsvList = Field(default_factory=list)
 
     # State backend: empty means the embedded in-memory backend.
     redis_url: str = ""
@@ -76,7 +80,26 @@ class Settings(BaseSettings):
     # On SIGTERM/SIGINT, running requests get this long to finish before they are cut (and answered "interrupted" by
     # the other replicas). Keep it below the platform's kill timeout (Azure Container Apps: 30 s), less ~3 s.
     prynai_shutdown_grace_seconds: float = Field(default=20, ge=0)
+    # Local copies of sessions one replica holds; past it the least recently used idle copies are dropped (they are
+    # rebuilt from the registry when needed). With the in-memory backend it also bounds the sessions that exist.
     prynai_max_sessions: int = Field(default=10_000, gt=0)
+    # Bounds no client may exceed, whatever it sends (each refusal is a JSON-RPC error with the setting's name).
+    # GET streams one session may hold open at once, across every replica.
+    prynai_max_streams_per_session: int = Field(default=4, gt=0)
+    # Resources one session may be subscribed to.
+    prynai_max_subscriptions_per_session: int = Field(default=100, gt=0)
+    # Live sessions one principal (the token's tenant and object/app id; with auth off the client address) may hold,
+    # counted across every replica.
+    prynai_max_sessions_per_principal: int = Field(default=100, gt=0)
+    # Bytes of events one SSE stream, and one session's streams together, keep for Last-Event-ID (oldest dropped).
+    prynai_event_log_max_stream_bytes: int = Field(default=1024 * 1024, gt=0)
+    prynai_event_log_max_session_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Redis connections one replica may open (waiting streams hold none: one reader wakes them all).
+    prynai_redis_max_connections: int = Field(default=64, ge=8)
+    # Request headers larger than this together get 431.
+    prynai_max_header_bytes: int = Field(default=32 * 1024, ge=4096)
+    # A client that takes longer than this to send a request's headers, or its body, is cut off (slow clients).
+    prynai_request_read_timeout_seconds: float = Field(default=30, gt=0)
     # How long an idle client connection is kept open for its next request. Longer than the idle timeout of the
     # balancers in front (commonly 60 s), so a balancer never reuses a connection the server is closing.
     prynai_http_keepalive_seconds: float = Field(default=75, gt=0)
@@ -128,6 +151,7 @@ class Settings(BaseSettings):
         "entra_required_app_roles",
         "prynai_tool_roles",
         "prynai_request_state_keys",
+        "prynai_trusted_proxies",
         mode="before",
     )(_csv)
 
