@@ -35,6 +35,7 @@ from prynai_mcp.protocol_errors import invalid_params
 from prynai_mcp.redis_store.client import report_store_outages
 from prynai_mcp.redis_store.connectivity import watch_connectivity
 from prynai_mcp.redis_store.request_state import SharedRequestState
+from prynai_mcp.request_meta import bounded_meta
 from prynai_mcp.server import build_server
 from prynai_mcp.services import Services
 from prynai_mcp.sessions.manager import RoamingSessionManager
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         json_response=settings.prynai_json_response,
         max_request_body_size=settings.prynai_max_body_bytes,
         max_sessions=settings.prynai_max_sessions,
+        slots=services.slots,
         # Host/Origin are checked by HostOriginGuard (it understands proxies and wildcards); the SDK's check is off.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         drain=drain,
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
+                # In memory, expired sessions are swept (Redis expires its keys itself).
+                await tasks.start(services.sweep, min(30.0, settings.prynai_session_idle_seconds / 10))
                 # Changes a dead replica left half-told are finished once its lease has lapsed.
                 await tasks.start(services.changes.recover, settings.prynai_replica_lease_seconds / 3)
                 if store is not None:
@@ -157,6 +161,7 @@ def _build_mcp(
             mcp_log,
             report_store_outages,
             invalid_params,
+            bounded_meta,  # before anything of the request (its progress token) is stored
             SessionRecorder(services.registry),
             *(entra.server_middleware if entra else []),  # PRYNAI_TOOL_ROLES
             argument_errors,  # after the permission check: a forbidden tool says so, whatever its arguments

@@ -1,6 +1,7 @@
 """What the session-based wire (2025-11-25 and older) needs beyond the SDK's `MCPServer`.
 
-- `resources/subscribe` and `resources/unsubscribe` (MCPServer registers neither) recorded in the state backend;
+- `resources/subscribe` and `resources/unsubscribe` (MCPServer registers neither) recorded in the state backend, for
+  URIs a resource or template of the surface serves, at most `PRYNAI_MAX_SUBSCRIPTIONS_PER_SESSION` per session;
 - `logging/setLevel`, remembered per session and honoured by `client_log`;
 - nothing else: resource changes reach subscribed sessions' GET streams through the change feed
   (`prynai_mcp.changes`), which reads the subscriptions recorded here.
@@ -16,7 +17,9 @@ from typing import Any
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
+from mcp.shared.uri_template import UriTemplate
 from mcp_types import (
+    INVALID_PARAMS,
     INVALID_REQUEST,
     EmptyResult,
     LoggingLevel,
@@ -27,6 +30,7 @@ from mcp_types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from prynai_mcp import _sdk
+from prynai_mcp.codes import LIMIT_EXCEEDED
 from prynai_mcp.sessions.identity import session_id_of
 from prynai_mcp.state import StateBackend
 
@@ -39,11 +43,14 @@ _RANK: dict[str, int] = {level: rank for rank, level in enumerate(_LEVELS)}
 class LegacySessions:
     """Per-session choices of legacy clients: their subscriptions and log level."""
 
-    def __init__(self, backend: StateBackend) -> None:
+    def __init__(self, backend: StateBackend, *, max_subscriptions: int | None = None) -> None:
         self._backend = backend
+        self._max_subscriptions = max_subscriptions
+        self._mcp: MCPServer[Any] | None = None
 
     def install(self, mcp: MCPServer[Any]) -> None:
         """Register the legacy-only request handlers on `mcp`."""
+        self._mcp = mcp
         server = _sdk.lowlevel(mcp)
         server.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
         server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
@@ -63,8 +70,27 @@ class LegacySessions:
 
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
         session_id = self._require_session(ctx)
-        await self._backend.subscribe(session_id, params.uri)
+        uri = str(params.uri)
+        if not await self._served(uri):
+            raise MCPError(INVALID_PARAMS, f"No resource or resource template of this server serves {uri[:256]!r}")
+        if not await self._backend.subscribe(session_id, uri, self._max_subscriptions):
+            raise MCPError(
+                LIMIT_EXCEEDED,
+                f"This session holds {self._max_subscriptions} subscriptions, the most it may: unsubscribe first",
+                {"limit": "PRYNAI_MAX_SUBSCRIPTIONS_PER_SESSION", "max": self._max_subscriptions},
+            )
         return EmptyResult()
+
+    async def _served(self, uri: str) -> bool:
+        """Whether a resource or a template of the surface answers `uri` (so nothing else can be subscribed to)."""
+        if self._mcp is None:
+            return True
+        if any(str(resource.uri) == uri for resource in await self._mcp.list_resources()):
+            return True
+        for template in await self._mcp.list_resource_templates():
+            if UriTemplate.parse(template.uri_template).match(uri) is not None:
+                return True
+        return False
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams) -> EmptyResult:
         session_id = self._require_session(ctx)

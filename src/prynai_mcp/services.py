@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.abc
 from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 
 from prynai_mcp.changes import ChangeFeed
@@ -25,6 +27,7 @@ from prynai_mcp.sessions.inbox import LocalInbox, ReplicaInbox
 from prynai_mcp.sessions.ownership import LocalOwnership, Ownership, RedisOwnership
 from prynai_mcp.sessions.redis_stores import RedisEventLog, RedisInbox, RedisSessionRegistry
 from prynai_mcp.sessions.registry import MemorySessionRegistry, SessionRegistry
+from prynai_mcp.sessions.slots import SessionSlots
 from prynai_mcp.state import RedisBackend, StateBackend, create_backend
 from prynai_mcp.state.journal import ChangeJournal, MemoryChangeJournal
 from prynai_mcp.state.redis_bus import RedisSubscriptionBus
@@ -45,6 +48,7 @@ class Services:
     sessions: LegacySessions
     changes: ChangeFeed  # what the MCP surface publishes changes to
     ownership: Ownership
+    slots: SessionSlots  # sessions per principal, GET streams per session
     # Names this process among the replicas: in server->client request ids and heartbeats.
     replica_id: str
     started_at: float = field(default_factory=time.monotonic)
@@ -93,14 +97,24 @@ class Services:
                 retention_seconds=settings.prynai_event_log_seconds,
             )
         else:
-            registry = MemorySessionRegistry(settings.prynai_session_idle_seconds)
+            registry = MemorySessionRegistry(settings.prynai_session_idle_seconds, settings.prynai_max_sessions)
             events = MemoryEventLog(
                 max_events=settings.prynai_event_log_max_events, retention_seconds=settings.prynai_event_log_seconds
             )
             inbox = LocalInbox()
             ownership = LocalOwnership()
             journal = MemoryChangeJournal(backend, events)
-        sessions = LegacySessions(backend)
+        redis = backend if isinstance(backend, RedisBackend) else None
+        slots = SessionSlots.build(
+            redis.store if redis else None,
+            redis.keys if redis else None,
+            sessions_per_principal=settings.prynai_max_sessions_per_principal,
+            session_lease_seconds=settings.prynai_session_idle_seconds,
+            streams_per_session=settings.prynai_max_streams_per_session,
+            # A stream renews its slot every keep-alive period; one a killed replica held lapses a few periods later.
+            stream_lease_seconds=3 * settings.prynai_sse_keepalive_seconds + settings.prynai_replica_lease_seconds,
+        )
+        sessions = LegacySessions(backend, max_subscriptions=settings.prynai_max_subscriptions_per_session)
         return cls(
             settings=settings,
             backend=backend,
@@ -111,8 +125,24 @@ class Services:
             sessions=sessions,
             changes=ChangeFeed(bus, journal),
             ownership=ownership,
+            slots=slots,
             replica_id=replica_id,
         )
+
+    async def sweep(
+        self, period_seconds: float, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The in-memory backend's housekeeping, every `period_seconds`: expired sessions leave the registry and
+        take what they recorded (log level, subscriptions, their slots) with them. Redis expires keys by itself."""
+        task_status.started()
+        if not isinstance(self.registry, MemorySessionRegistry):
+            return
+        while True:
+            await anyio.sleep(period_seconds)
+            for session_id in self.registry.sweep():
+                await self.backend.forget_session(session_id)
+                await self.events.delete_session(session_id)
+            self.slots.sweep()
 
     def uptime_seconds(self) -> float:
         return round(time.monotonic() - self.started_at, 3)

@@ -15,3 +15,4 @@ INTERRUPTED = -32054  # the replica running the request died
 SHUTTING_DOWN = -32055  # a new request reaching a replica that is shutting down
 
 SESSION_NOT_FOUND = "Session not found"
+LIMIT_EXCEEDED = -32056  # a PRYNAI_MAX_* bound was reached (data.limit names it)

@@ -118,6 +118,20 @@ class Keys:
         replica's heartbeat; deleted on graceful shutdown, so a killed replica is known dead one lease later."""
         return f"{self.prefix}:replica:{replica_id}:alive"
 
+    def session_open_streams(self, session_id: str) -> str:
+        """ZSET of the GET streams a session holds open now, on any replica: member = a token per stream, score = the
+        end of its lease (Redis clock, ms), renewed at every keep-alive of the stream and removed when it closes; a
+        stream of a killed replica lapses by itself. Bounds `PRYNAI_MAX_STREAMS_PER_SESSION` (`ACQUIRE_SLOT`).
+        TTL = the lease, kept at least as long as the latest member's."""
+        return f"{self.prefix}:session:{session_id}:open-streams"
+
+    def principal_sessions(self, principal: str) -> str:
+        """ZSET of the live sessions one principal holds (`prynai_mcp.sessions.identity.principal_key`: `entra:{tid}:
+        {oid}` or `ip:{address}`): member = session id, score = the end of its lease (the session idle timeout),
+        renewed as the session is used, removed when it ends. Bounds `PRYNAI_MAX_SESSIONS_PER_PRINCIPAL` across the
+        fleet (`ACQUIRE_SLOT`). TTL = the idle timeout, kept at least as long as the latest member's."""
+        return f"{self.prefix}:principal:{principal}:sessions"
+
     def replica_inbox(self, replica_id: str) -> str:
         """Pub/sub CHANNEL of one replica: clients' answers to server->client requests that this replica sent,
         forwarded by the replica that received the answer POST. Fire-and-forget, like every channel."""
@@ -144,8 +158,13 @@ SUBSCRIBE = (
     _NOW_MS
     + _EXTEND_TTL
     + """
--- KEYS[1] session_subscriptions(sid), KEYS[2] subscribers(uri); ARGV[1] uri, ARGV[2] sid, ARGV[3] ttl ms
+-- KEYS[1] session_subscriptions(sid), KEYS[2] subscribers(uri); ARGV[1] uri, ARGV[2] sid, ARGV[3] ttl ms,
+-- ARGV[4] the most URIs a session may hold (0: no bound). Returns 1, or 0 (nothing recorded) past the bound.
 local ttl = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+if limit > 0 and redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 and redis.call('SCARD', KEYS[1]) >= limit then
+  return 0
+end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
@@ -153,7 +172,7 @@ extend(KEYS[2], ttl)
 return 1
 """
 )
-"""Record one subscription in both indexes and (re)start its TTL."""
+"""Record one subscription in both indexes and (re)start its TTL, unless the session holds its bound of others."""
 
 SUBSCRIBERS = (
     _NOW_MS
@@ -232,3 +251,31 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 """Take over a change another replica left unfinished, unless someone else took it first."""
+
+ACQUIRE_SLOT = (
+    _NOW_MS
+    + _EXTEND_TTL
+    + """
+-- KEYS[1] the owner's slots (ZSET); ARGV[1] member, ARGV[2] limit, ARGV[3] lease ms. Returns 1 when taken (or already
+-- held, then renewed), 0 when the owner holds `limit` live slots.
+local lease = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+extend(KEYS[1], lease)
+return 1
+"""
+)
+"""Take one of an owner's bounded slots, dropping lapsed ones first: the count and the check are one step."""
+
+RENEW_SLOT = (
+    _NOW_MS
+    + _EXTEND_TTL
+    + """
+-- KEYS[1] the owner's slots (ZSET); ARGV[1] member, ARGV[2] lease ms.
+local lease = tonumber(ARGV[2])
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[1]) == 1 then extend(KEYS[1], lease) end
+return 1
+"""
+)
+"""Extend a held slot's lease (never take a slot released since)."""

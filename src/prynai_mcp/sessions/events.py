@@ -49,6 +49,9 @@ class EventLog(Protocol):
     async def delete_session(self, session_id: str) -> None:
         """Forget every stream of the session."""
 
+    async def has_stream(self, session_id: str, stream: str) -> bool:
+        """Whether the session's log holds `stream` (TEMPORARY: replaced by the event-log branch)."""
+
 
 @dataclass
 class _Stream:
@@ -92,6 +95,9 @@ class MemoryEventLog:
     async def last_entry(self, session_id: str, stream: str) -> str | None:
         log = self._streams.get(session_id, {}).get(stream)
         return str(log.events[-1][0]) if log and log.events else None
+
+    async def has_stream(self, session_id: str, stream: str) -> bool:
+        return stream in self._streams.get(session_id, {})
 
     async def delete_session(self, session_id: str) -> None:
         self._streams.pop(session_id, None)

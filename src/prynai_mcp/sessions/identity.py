@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, authorization_context
@@ -11,6 +12,18 @@ from starlette.types import Scope
 SESSION_HEADER = "mcp-session-id"
 SESSION_SCOPE_KEY = "prynai.session_id"
 """Where the manager leaves a new session's id in the ASGI scope, for the opening request's handlers."""
+PRINCIPAL_SCOPE_KEY = "prynai.principal"
+"""Where the manager leaves the opening request's principal key (`principal_key`), for the session's record."""
+RECORDED_SCOPE_KEY = "prynai.session_recorded"
+"""Set in the opening request's scope once its session's record is stored: only then does the session exist."""
+
+# The server's own session ids: `uuid4().hex`. Anything else is refused before it reaches a store key.
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_session_id(value: str) -> bool:
+    """Whether `value` has the form of a session id this server issues."""
+    return _SESSION_ID.fullmatch(value) is not None
 
 
 def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
@@ -23,6 +36,23 @@ def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
     if value is None:  # the opening request: the manager put the new session's id in the scope
         value = getattr(request, "scope", {}).get(SESSION_SCOPE_KEY)
     return value if isinstance(value, str) else None
+
+
+def principal_key(scope: Scope) -> str:
+    """Who a request counts against, for the per-principal bounds: the token's tenant and object id (an app's
+    service principal has one too; else its app id, else the subject) with auth on, else the client address.
+
+    The client address is the peer's, or the one a trusted proxy named (`PRYNAI_TRUSTED_PROXIES`: uvicorn rewrites
+    `scope["client"]` only for those), so clients behind a balancer are not all one principal.
+    """
+    user = scope.get("user")
+    if isinstance(user, AuthenticatedUser):
+        claims = user.access_token.claims or {}
+        tenant = claims.get("tid") or claims.get("iss") or "-"
+        who = claims.get("oid") or user.access_token.client_id or user.access_token.subject or "-"
+        return f"entra:{tenant}:{who}"
+    client = scope.get("client")
+    return f"ip:{client[0]}" if client else "ip:unknown"
 
 
 def principal_of(scope: Scope) -> dict[str, Any] | None:

@@ -5,7 +5,14 @@ it reaches, with the session's negotiated version, client capabilities and owner
 session's event log, so it carries notifications produced on any replica and resumes from `Last-Event-ID` on any
 replica; a client's answer to a server->client request reaches the replica that asked; `DELETE` ends the session
 everywhere. A replica keeps a local copy of a session (the SDK transport and its message loop) only while it is in
-use, and rebuilds it from the registry on the next request.
+use, and rebuilds it from the registry on the next request: local copies are a cache, the least recently used idle
+ones dropped when `max_sessions` of them are held.
+
+Bounds, whatever a client sends: a session id is checked for the server's own form before any store is asked; an
+`initialize` with oversized client info or capabilities is refused (400), and one past the principal's
+`PRYNAI_MAX_SESSIONS_PER_PRINCIPAL` live sessions gets 429 (`slots.sessions`, counted across the fleet); a GET stream
+past the session's `PRYNAI_MAX_STREAMS_PER_SESSION` gets 409 (`slots.streams`); a `Last-Event-ID` must name one of
+the session's streams (400 otherwise), and a resumed request stream whose request is over ends at once.
 
 Built on `mcp` 2.3's `StreamableHTTPSessionManager`: new sessions keep its admission path; `_admit_session`,
 `_serve_opening_request`, `_discard_session` and `_server_instances` are its private members (checked against
@@ -19,6 +26,7 @@ import json
 import logging
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -32,22 +40,31 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp.shared.transport_context import TransportContext
-from mcp_types import InitializeRequestParams
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, InitializeRequestParams
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Scope, Send
 
 from prynai_mcp import telemetry
+from prynai_mcp.codes import INTERRUPTED, LIMIT_EXCEEDED
 from prynai_mcp.drain import Drain
 from prynai_mcp.http.bodies import read_body, replay
-from prynai_mcp.http.errors import jsonrpc_error_response
+from prynai_mcp.http.errors import jsonrpc_error_body, jsonrpc_error_response
 from prynai_mcp.sessions.events import GET_STREAM_KEY, EventLog, event_id, parse_event_id
-from prynai_mcp.sessions.identity import SESSION_SCOPE_KEY, principal_of
+from prynai_mcp.sessions.identity import (
+    PRINCIPAL_SCOPE_KEY,
+    RECORDED_SCOPE_KEY,
+    SESSION_SCOPE_KEY,
+    is_session_id,
+    principal_key,
+    principal_of,
+)
 from prynai_mcp.sessions.inbox import ReplicaInbox
-from prynai_mcp.sessions.ownership import Ownership
+from prynai_mcp.sessions.ownership import Lost, Ownership
 from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
 from prynai_mcp.sessions.request_ids import GlobalRequestIds, owner_of
+from prynai_mcp.sessions.slots import SessionSlots
 from prynai_mcp.sessions.streams import SessionStreams
 from prynai_mcp.sessions.transport import SessionTransport
 
@@ -55,9 +72,14 @@ logger = logging.getLogger(__name__)
 
 OnSession = Callable[[str], Awaitable[None]]
 
-INTERRUPTED = -32054  # implementation-defined server error: the request was lost with the replica running it
 # How often a resumed request stream asks whether the replica running the request still lives.
 _ORPHAN_CHECK_SECONDS = 1.0
+# What a session record keeps of `initialize`, at most: a client sending more is refused, not stored.
+MAX_CLIENT_INFO_BYTES = 1024
+MAX_CAPABILITIES_BYTES = 8192
+# Seconds a client refused for capacity (this replica's, or its principal's sessions) is told to wait.
+CAPACITY_RETRY_AFTER_SECONDS = 2
+PRINCIPAL_RETRY_AFTER_SECONDS = 30
 
 
 class RoamingSessionManager(StreamableHTTPSessionManager):
@@ -80,6 +102,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         json_response: bool,
         max_request_body_size: int,
         max_sessions: int | None,
+        slots: SessionSlots,
         security_settings: TransportSecuritySettings | None = None,
         drain: Drain | None = None,
     ) -> None:
@@ -103,6 +126,9 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self._sse_after_seconds = sse_after_seconds
         self._max_stream_seconds = max_stream_seconds
         self.drain = drain or Drain(grace_seconds=0)  # GET streams end with a retry hint when it begins
+        self.slots = slots
+        # Local copies, least recently used first: the ones dropped when `max_sessions` are held.
+        self._recent: OrderedDict[str, None] = OrderedDict()
 
     def open_sessions(self) -> int:
         """Sessions with a local copy on this replica (the `prynai.mcp.sessions.active` metric)."""
@@ -113,8 +139,11 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
         if session_id is None:
-            # Opening request: the base class admits it through `_admit_session` and `_serve_opening_request`.
-            await super()._handle_stateful_request(scope, receive, send)
+            await self._open_session(scope, receive, send)
+            return
+        if not is_session_id(session_id):
+            # Not one this server issued: no store is asked about it (it could name another key of a session).
+            await jsonrpc_error_response(404, "Session not found")(scope, receive, send)
             return
 
         record = await self.registry.get(session_id)
@@ -126,14 +155,14 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 logger.warning("session %s presented with another principal's credential", session_id[:64])
             await jsonrpc_error_response(404, "Session not found")(scope, receive, send)
             return
-        await self._used(session_id)
+        await self._used(record)
 
         method = scope["method"]
         if method == "GET":
             await self._serve_stream(session_id, scope, receive, send)
             return
         if method == "DELETE":
-            await self._end_session(session_id)
+            await self._end_session(record)
             telemetry.session_ended(record.protocol_version, record.created_at)
             await Response(status_code=200)(scope, receive, send)
             return
@@ -156,8 +185,10 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         if local is None:
             local = await self._restore(record)
             if local is None:
-                await jsonrpc_error_response(503, "Too many open sessions on this replica")(scope, receive, send)
+                await _busy_replica()(scope, receive, send)
                 return
+        self._recent[session_id] = None
+        self._recent.move_to_end(session_id)
         await local.handle_request(scope, receive, send)
         if local.is_terminated:
             await self._discard_session(session_id, local)
@@ -203,12 +234,79 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
 
         await local.handle_request(scope, replay(body, _never), discard)
 
-    async def _used(self, session_id: str) -> None:
-        """Keep what the session recorded (subscriptions, log level) alive as long as the session is."""
+    async def _used(self, record: SessionRecord) -> None:
+        """Keep what the session recorded (subscriptions, log level, its place in its principal's count) alive as
+        long as the session is."""
         try:
-            await self._on_session_used(session_id)
+            await self._on_session_used(record.session_id)
+            if record.principal is not None:
+                await self.slots.sessions.renew(record.principal, record.session_id)
         except Exception as error:  # housekeeping: the request itself must not fail for it
-            logger.warning("could not renew session %s's subscriptions: %s", session_id[:64], error)
+            logger.warning("could not renew session %s's subscriptions: %s", record.session_id, error)
+
+    # --- opening a session ------------------------------------------------------------------------------------
+
+    async def _open_session(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request without a session id. An `initialize` opens a session once it is within every bound: its
+        client info and capabilities (they are stored), its principal's live sessions (across the fleet), this
+        replica's local copies. Anything else goes to the SDK, which refuses it as it always has."""
+        opening = None
+        if scope["method"] == "POST":
+            body = await read_body(receive, self.max_request_body_size)
+            if body is None:
+                await jsonrpc_error_response(413, "Payload Too Large: the request body is too large")(
+                    scope, receive, send
+                )
+                return
+            receive = replay(body, receive)
+            opening = _initialize_request(body)
+        if opening is None:
+            await super()._handle_stateful_request(scope, receive, send)
+            return
+        if (problem := _oversized(opening)) is not None:
+            await _refusal(400, problem, INVALID_PARAMS, request_id=opening.get("id"))(scope, receive, send)
+            return
+        if not self.registry_has_room():
+            await _busy_replica()(scope, receive, send)
+            return
+        principal = principal_key(scope)
+        session_id = uuid.uuid4().hex
+        # Taken before anything else: with Redis down this raises, and the client gets 503 and no session id.
+        if not await self.slots.sessions.acquire(principal, session_id):
+            limit = self.slots.sessions.limit
+            await _refusal(
+                429,
+                f"Too many open sessions: this principal holds {limit}, the most it may; end one (DELETE) or retry",
+                LIMIT_EXCEEDED,
+                request_id=opening.get("id"),
+                data={"limit": "PRYNAI_MAX_SESSIONS_PER_PRINCIPAL", "max": limit},
+                retry_after=PRINCIPAL_RETRY_AFTER_SECONDS,
+            )(scope, receive, send)
+            return
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        try:
+            async with self._session_creation_lock:
+                transport = await self._admit(session_id)
+            if transport is None:
+                await _busy_replica()(scope, receive, send)
+                return
+            await self._serve_opening_request(transport, scope, receive, send)
+        finally:
+            if not scope.get(RECORDED_SCOPE_KEY):  # refused, failed or cut: it never existed, its slot is free
+                with anyio.CancelScope(shield=True):
+                    await self._release_slot(principal, session_id)
+
+    def registry_has_room(self) -> bool:
+        has_room = getattr(self.registry, "has_room", None)
+        return bool(has_room()) if callable(has_room) else True
+
+    async def _release_slot(self, principal: str | None, session_id: str) -> None:
+        if principal is None:
+            return
+        try:
+            await self.slots.sessions.release(principal, session_id)
+        except Exception as error:  # its lease ends by itself
+            logger.warning("could not release session %s from its principal's count: %s", session_id, error)
 
     # --- GET streams from the event log -----------------------------------------------------------------------
 
@@ -221,8 +319,10 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         last_event_id = headers.get("last-event-id")
         if last_event_id:
             parsed = parse_event_id(last_event_id)
-            if parsed is None:
-                await jsonrpc_error_response(400, "Last-Event-ID is not an event id of this server")(
+            if parsed is None or (
+                parsed[1] != GET_STREAM_KEY and not await self.events.has_stream(session_id, parsed[1])
+            ):
+                await jsonrpc_error_response(400, "Last-Event-ID is not an event id of this session")(
                     scope, receive, send
                 )
                 return
@@ -231,15 +331,36 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         else:
             stream = GET_STREAM_KEY
             after = await self.events.last_entry(session_id, stream)
-        response = StreamingResponse(
-            self._stream_events(session_id, stream, after, announce=not last_event_id),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
-        )
-        await response(scope, receive, send)
+        slot = uuid.uuid4().hex
+        if not await self.slots.streams.acquire(session_id, slot):
+            limit = self.slots.streams.limit
+            await _refusal(
+                409,
+                f"Too many open streams: this session holds {limit} GET streams, the most it may; close one first",
+                LIMIT_EXCEEDED,
+                data={"limit": "PRYNAI_MAX_STREAMS_PER_SESSION", "max": limit},
+            )(scope, receive, send)
+            return
+        try:
+            response = StreamingResponse(
+                self._stream_events(session_id, stream, after, announce=not last_event_id, slot=slot),
+                media_type="text/event-stream",
+                headers={
+                    "Cache-Control": "no-cache, no-transform",
+                    "X-Accel-Buffering": "no",
+                    "Connection": "keep-alive",
+                },
+            )
+            await response(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.slots.streams.release(session_id, slot)
+                except Exception as error:  # its lease ends by itself
+                    logger.warning("could not release a stream of session %s: %s", session_id, error)
 
     async def _stream_events(
-        self, session_id: str, stream: str, after: str | None, *, announce: bool = False
+        self, session_id: str, stream: str, after: str | None, *, announce: bool = False, slot: str | None = None
     ) -> AsyncIterator[str]:
         # A new stream (no Last-Event-ID) says where it starts, so a client cut off before any other event resumes;
         # on a draining replica it ends at once with that position anyway.
@@ -248,8 +369,16 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         is_request = stream != GET_STREAM_KEY
         quiet = 0.0
         ends_at = anyio.current_time() + self._max_stream_seconds if self._max_stream_seconds else math.inf
+        renew_at = anyio.current_time() + self._keepalive_seconds
+        first = True
         while True:
             block = min(self._keepalive_seconds, _ORPHAN_CHECK_SECONDS) if is_request else self._keepalive_seconds
+            if first and is_request:
+                block = 0  # a resumed request that is over ends at once, without a wait first
+            first = False
+            if slot is not None and anyio.current_time() >= renew_at:
+                renew_at = anyio.current_time() + self._keepalive_seconds
+                await self.slots.streams.renew(session_id, slot)  # the stream is still open: keep its slot
             if (left := ends_at - anyio.current_time()) <= 0:
                 # Held long enough (PRYNAI_SSE_MAX_STREAM_SECONDS): end it ourselves, before a proxy cuts it
                 # without a word; the client reconnects from here, to any replica.
@@ -264,18 +393,27 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 # serves the rest of this stream from the shared log.
                 yield _handover(stream, after, self.retry_interval)
                 return
-            if not batch and is_request and (lost := await self.ownership.orphaned(session_id, stream)) is not None:
-                await self.events.append(session_id, stream, interrupted_error(lost))
-                telemetry.request_interrupted()
-                continue
+            if not batch and is_request:
+                status = await self.ownership.status(session_id, stream)
+                if isinstance(status, Lost):
+                    await self.events.append(session_id, stream, interrupted_error(status.request_id))
+                    telemetry.request_interrupted()
+                    continue
+                if status == "finished":
+                    # Its answer was stored before its claim was released: read once more, and if nothing
+                    # follows `after`, the client already had the answer; the stream is over.
+                    batch = await self.events.read(session_id, stream, after)
+                    if not batch:
+                        return
             if not batch and is_request and (quiet := quiet + block) < self._keepalive_seconds:
                 continue
             quiet = 0.0
             if not batch:
                 # Quiet: keep proxies from timing the stream out, keep the session alive, stop if it ended.
-                if await self.registry.get(session_id) is None:
+                record = await self.registry.get(session_id)
+                if record is None:
                     return
-                await self._used(session_id)
+                await self._used(record)
                 yield ": keepalive\n\n"
                 continue
             for event, message in batch:
@@ -302,11 +440,33 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         )
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
-        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
-            return None
+        # Only requests that are not `initialize` reach the SDK's admission (`_open_session` admits the others):
+        # the copy made here only carries the SDK's refusal, and is discarded with it.
         session_id = uuid.uuid4().hex
         transport = self._new_transport(session_id)
         self._server_instances[session_id] = transport
+        return transport
+
+    async def _admit(self, session_id: str) -> StreamableHTTPServerTransport | None:
+        """A new local copy for `session_id`, making room by dropping the least recently used idle copy when
+        `max_sessions` are held; None when every copy is busy. Called under `_session_creation_lock`."""
+        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+            idle = next(
+                (
+                    sid
+                    for sid in self._recent
+                    if (copy := self._server_instances.get(sid)) is not None
+                    and not (isinstance(copy, SessionTransport) and copy.busy)
+                ),
+                None,
+            )
+            if idle is None:
+                return None
+            logger.info("dropping the local copy of session %s to make room", idle, extra={"event": "session_evict"})
+            await self._discard_session(idle, self._server_instances[idle])
+        transport = self._new_transport(session_id)
+        self._server_instances[session_id] = transport
+        self._recent[session_id] = None
         return transport
 
     async def _serve_opening_request(
@@ -329,10 +489,9 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
             local = self._server_instances.get(record.session_id)
             if local is not None:
                 return local
-            if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+            local = await self._admit(record.session_id)
+            if local is None:
                 return None
-            local = self._new_transport(record.session_id)
-            self._server_instances[record.session_id] = local
             assert self._task_group is not None
             await self._task_group.start(self._run_session, local, record)
             logger.debug("restored session %s on replica %s", record.session_id, self.replica_id)
@@ -383,16 +542,67 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                 with anyio.CancelScope(shield=True):
                     await transport.terminate()
             return
+        self._recent.pop(session_id, None)
         await super()._discard_session(session_id, transport)
 
-    async def _end_session(self, session_id: str) -> None:
+    async def _end_session(self, record: SessionRecord) -> None:
+        session_id = record.session_id
         await self.registry.delete(session_id)
         await self.events.delete_session(session_id)
         await self._on_session_end(session_id)
+        await self._release_slot(record.principal, session_id)
         local = self._server_instances.get(session_id)
         if local is not None:
             await self._discard_session(session_id, local)
         logger.info("session %s ended by the client", session_id, extra={"event": "session_end"})
+
+
+def _initialize_request(body: bytes) -> dict[str, Any] | None:
+    """The body's `initialize` request, or None for anything else (the SDK answers that as it does)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(message, dict) and message.get("method") == "initialize" and "id" in message:
+        return message
+    return None
+
+
+def _oversized(request: dict[str, Any]) -> str | None:
+    """Why an `initialize` cannot be stored as its session's record, or None when it can."""
+    params = request.get("params")
+    if not isinstance(params, dict):
+        return None  # the SDK says what is wrong with it
+    for name, limit in (("clientInfo", MAX_CLIENT_INFO_BYTES), ("capabilities", MAX_CAPABILITIES_BYTES)):
+        size = len(json.dumps(params.get(name), separators=(",", ":")).encode())
+        if size > limit:
+            return f"initialize: params.{name} is {size} bytes, at most {limit} are accepted"
+    return None
+
+
+def _refusal(
+    status: int,
+    message: str,
+    code: int,
+    *,
+    request_id: Any = None,
+    data: dict[str, Any] | None = None,
+    retry_after: int | None = None,
+) -> Response:
+    body = json.loads(jsonrpc_error_body(message, code, data))
+    body["id"] = request_id
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _busy_replica() -> Response:
+    return _refusal(
+        503,
+        "Too many open sessions on this replica; retry (another replica may have room)",
+        INTERNAL_ERROR,
+        data={"limit": "PRYNAI_MAX_SESSIONS"},
+        retry_after=CAPACITY_RETRY_AFTER_SECONDS,
+    )
 
 
 def _expiring(local: StreamableHTTPServerTransport) -> bool:

@@ -3,15 +3,17 @@
 A replica holds a lease (renewed by `heartbeat`, dropped by `retire` on graceful shutdown) and claims every request
 whose response becomes a resumable SSE stream, before the client gets its first event id (`SessionStreams`); the
 claim is released when the answer is stored. When a client resumes a request's stream on another replica
-(`Last-Event-ID`), that replica asks `orphaned`: a claim whose replica holds no lease means the request died with it,
-and the client is told so instead of waiting forever.
+(`Last-Event-ID`), that replica asks `status`: a claim whose replica holds no lease means the request died with it,
+and the client is told so instead of waiting forever; no claim at all means the request is over (its answer was
+stored before the claim was released), so a stream resumed after its answer ends at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import anyio
 import anyio.abc
@@ -20,6 +22,16 @@ from prynai_mcp.redis_store.client import RedisStore
 from prynai_mcp.redis_store.keys import Keys
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The request's replica died while it ran; `request_id` is its JSON-RPC id."""
+
+    request_id: Any
+
+
+RequestStatus = Literal["running", "finished"] | Lost
 
 
 class Ownership(Protocol):
@@ -35,12 +47,16 @@ class Ownership(Protocol):
     async def release(self, session_id: str, stream: str) -> None:
         """The request ended (answered, failed or cancelled)."""
 
-    async def orphaned(self, session_id: str, stream: str) -> Any | None:
-        """The JSON-RPC id of the request on `stream` when its replica is dead (and forget the claim); else None."""
+    async def status(self, session_id: str, stream: str) -> RequestStatus:
+        """Whether the request on `stream` still runs, is over, or was lost with its dead replica (the claim is then
+        forgotten, so the loss is reported once)."""
 
 
 class LocalOwnership:
     """One process: every request runs here, and this process is alive while it can be asked."""
+
+    def __init__(self) -> None:
+        self._running: set[tuple[str, str]] = set()
 
     async def heartbeat(self) -> None:
         return None
@@ -49,13 +65,13 @@ class LocalOwnership:
         return None
 
     async def claim(self, session_id: str, stream: str, request_id: Any) -> None:
-        return None
+        self._running.add((session_id, stream))
 
     async def release(self, session_id: str, stream: str) -> None:
-        return None
+        self._running.discard((session_id, stream))
 
-    async def orphaned(self, session_id: str, stream: str) -> Any | None:
-        return None
+    async def status(self, session_id: str, stream: str) -> RequestStatus:
+        return "running" if (session_id, stream) in self._running else "finished"
 
 
 class RedisOwnership:
@@ -89,20 +105,21 @@ class RedisOwnership:
         async with self._store.available():
             await self._store.client.hdel(self._keys.session_inflight(session_id), stream)
 
-    async def orphaned(self, session_id: str, stream: str) -> Any | None:
+    async def status(self, session_id: str, stream: str) -> RequestStatus:
         key = self._keys.session_inflight(session_id)
         async with self._store.available():
             raw = await self._store.client.hget(key, stream)
             if raw is None:
-                return None
+                return "finished"
             claim = json.loads(raw)
             if await self._store.client.exists(self._keys.replica_alive(claim["replica"])):
-                return None
-            # HDEL answers 1 to exactly one caller, so two replicas resuming the same stream report it once.
+                return "running"
+            # HDEL answers 1 to exactly one caller, so two replicas resuming the same stream report it once; the
+            # other sees a request that is over (its loss is in the log by then).
             if not await self._store.client.hdel(key, stream):
-                return None
+                return "finished"
         logger.warning("request %s of session %s was lost with replica %s", claim["id"], session_id, claim["replica"])
-        return claim["id"]
+        return Lost(claim["id"])
 
 
 async def keep_lease(

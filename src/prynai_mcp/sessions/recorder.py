@@ -12,8 +12,8 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from prynai_mcp.sessions.identity import SESSION_SCOPE_KEY, principal_of
-from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
+from prynai_mcp.sessions.identity import PRINCIPAL_SCOPE_KEY, RECORDED_SCOPE_KEY, SESSION_SCOPE_KEY, principal_of
+from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry, restorable_params
 
 
 class SessionRecorder:
@@ -32,9 +32,11 @@ class SessionRecorder:
             SessionRecord(
                 session_id=session_id,
                 protocol_version=str(result["protocolVersion"]),
-                client_params=dict(ctx.params or {}),
+                client_params=restorable_params(dict(ctx.params or {})),
                 owner=principal_of(scope),
                 created_at=time.time(),
+                principal=scope.get(PRINCIPAL_SCOPE_KEY),
             )
         )
+        scope[RECORDED_SCOPE_KEY] = True
         return result

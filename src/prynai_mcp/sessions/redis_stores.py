@@ -81,6 +81,10 @@ class RedisEventLog:
             newest = await self._store.client.xrevrange(self._keys.session_stream(session_id, stream), count=1)
         return str(newest[0][0]) if newest else None
 
+    async def has_stream(self, session_id: str, stream: str) -> bool:
+        async with self._store.available():
+            return bool(await self._store.client.exists(self._keys.session_stream(session_id, stream)))
+
     async def delete_session(self, session_id: str) -> None:
         streams = self._keys.session_streams(session_id)
         async with self._store.available():

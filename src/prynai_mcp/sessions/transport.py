@@ -92,6 +92,11 @@ class SessionTransport(StreamableHTTPServerTransport):
         self._undecided: dict[str, anyio.CancelScope] = {}  # requests still waiting for their first message
         self._streaming: dict[str, anyio.Event] = {}  # set once the request's SSE stream has started
 
+    @property
+    def busy(self) -> bool:
+        """Whether a request of the session is being answered through this copy now (it must not be dropped)."""
+        return bool(self._request_streams)
+
     async def _handle_post_request(self, scope: Scope, request: Request, receive: Receive, send: Send) -> None:
         message = await self._plain_request(request)
         if message is None:

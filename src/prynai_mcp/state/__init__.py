@@ -45,8 +45,9 @@ class StateBackend(Protocol):
     async def get_log_level(self, session_id: str) -> str | None:
         """The session's chosen level, or None when it never chose one."""
 
-    async def subscribe(self, session_id: str, uri: str) -> None:
-        """Record that the session wants `notifications/resources/updated` for `uri`."""
+    async def subscribe(self, session_id: str, uri: str, limit: int | None = None) -> bool:
+        """Record that the session wants `notifications/resources/updated` for `uri`; False (nothing recorded) when
+        the session already holds `limit` subscriptions to other URIs."""
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
         """Forget one subscription; unknown ones are ignored."""

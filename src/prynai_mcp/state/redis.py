@@ -76,10 +76,11 @@ class RedisBackend:
             value: Any = await self.store.client.getex(self.keys.session_log_level(session_id), px=self._ttl_ms)
         return str(value) if value is not None else None
 
-    async def subscribe(self, session_id: str, uri: str) -> None:
+    async def subscribe(self, session_id: str, uri: str, limit: int | None = None) -> bool:
         keys = [self.keys.session_subscriptions(session_id), self.keys.subscribers(uri)]
         async with self.store.available():
-            await self._subscribe(keys=keys, args=[uri, session_id, self._ttl_ms])
+            taken: Any = await self._subscribe(keys=keys, args=[uri, session_id, self._ttl_ms, limit or 0])
+        return bool(taken)
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
         async with self.store.available(), self.store.client.pipeline(transaction=True) as tx:
