@@ -164,6 +164,8 @@ defaults
     # Send each piece of a response as it comes: without this HAProxy holds small writes (an SSE event, the headers
     # of a stream) for up to 200 ms, hoping to merge them with more.
     option http-no-delay
+    # Name the client to the replicas (PRYNAI_TRUSTED_PROXIES=127.0.0.1 there): each is its own principal.
+    option forwardfor
     # A request that could not reach a replica (it just died) goes to another; one that reached it is never resent.
     retries 3
     option redispatch 1
@@ -193,7 +195,8 @@ class Stack:
         self.logs = logs
         self.config_dir = Path(tempfile.mkdtemp(prefix="prynai-load-"))
         self.redis: Child | None = None
-        env: dict[str, str] = {}
+        # HAProxy connects from 127.0.0.1; its X-Forwarded-For names the client (bounds are per client address).
+        env: dict[str, str] = {"PRYNAI_TRUSTED_PROXIES": "127.0.0.1"}
         if backend == "redis":
             port = free_port()
             self.redis = Child(

@@ -75,10 +75,12 @@ class McpUser(User):
     plan: ClassVar[Plan]
     wire: ClassVar[str]
     serial: ClassVar[int] = 0
+    endpoint: Endpoint
 
     def on_start(self) -> None:
         McpUser.serial += 1
         self.label = f"u{McpUser.serial}"
+        self.endpoint = self.plan.endpoint.for_client(McpUser.serial)
 
     def report(self, name: str, started: float, answer: Answer) -> str:
         kind = self.plan.ledger.record(name, started, answer)
@@ -119,7 +121,7 @@ class ModernUser(McpUser):
 
     @task
     def calls(self) -> None:
-        conn = Connection(self.plan.endpoint)
+        conn = Connection(self.endpoint)
         next_id = 1
         discovered = False
         while not self.plan.stopping.is_set():
@@ -220,7 +222,7 @@ class LegacySession:
         self.plan = user.plan
         self.ledger = user.plan.ledger
         self.label = label
-        self.conn = Connection(self.plan.endpoint)
+        self.conn = Connection(user.endpoint)
         self.session_id: str | None = None
         self.next_id = 0
         self.failed_before = False
@@ -463,7 +465,7 @@ class GetStream:
             headers = legacy_headers(session.session_id, stream=True)
             if self.last_id is not None:
                 headers["Last-Event-ID"] = self.last_id
-            self.conn = Connection(session.plan.endpoint, timeout=GET_STREAM_TIMEOUT)
+            self.conn = Connection(session.user.endpoint, timeout=GET_STREAM_TIMEOUT)
             started = time.monotonic()
             try:
                 response = self.conn.request("GET", headers)

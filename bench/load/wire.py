@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,9 @@ class Endpoint:
     port: int
     path: str
     token: str | None = None
+    # The loopback address connections are made from: each load-test user its own, so that behind the balancer
+    # (which names it in X-Forwarded-For) every user is its own principal, as real clients are. None: the default.
+    source: str | None = None
 
     @classmethod
     def from_url(cls, url: str, token: str | None = None) -> Endpoint:
@@ -45,6 +48,14 @@ class Endpoint:
     @property
     def url(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}{self.path}"
+
+    def for_client(self, serial: int) -> Endpoint:
+        """This endpoint as the `serial`-th client sees it: from its own address in 127.0.0.0/8 when the endpoint
+        is on loopback (a remote one is reached from the machine's own address)."""
+        if not self.host.startswith("127."):
+            return self
+        high, low = divmod(serial, 250)
+        return replace(self, source=f"127.1.{high % 250}.{low + 1}")
 
     @property
     def authority(self) -> str:
@@ -223,7 +234,10 @@ class Connection:
             raise
 
     def _open(self) -> None:
-        sock = socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=CONNECT_TIMEOUT)
+        source = (self.endpoint.source, 0) if self.endpoint.source else None
+        sock = socket.create_connection(
+            (self.endpoint.host, self.endpoint.port), timeout=CONNECT_TIMEOUT, source_address=source
+        )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.endpoint.scheme == "https":
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.endpoint.host)

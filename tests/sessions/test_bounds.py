@@ -242,3 +242,56 @@ async def test_a_resumed_request_stream_whose_answer_was_read_ends_at_once(
 
 
 __all__ = ["PROTOCOL"]
+
+
+# --- local copies are a cache -----------------------------------------------------------------------------------
+
+
+async def test_a_replica_full_of_local_copies_drops_idle_ones_instead_of_refusing(http: httpx2.AsyncClient) -> None:
+    """PRYNAI_MAX_SESSIONS=2: replica A holds two local copies; a session opened on B and used on A, and a third
+    session opened on A, are still served (the least recently used idle copy makes room), and the dropped ones come
+    back from Redis when used again."""
+    env = {"PRYNAI_MAX_SESSIONS": "2"}
+    with running_redis() as redis, running_replicas(2, redis.url(), env) as replicas:
+        a, b = (replica.mcp_url for replica in replicas)
+        sessions = [RawSession(http, [a]), RawSession(http, [a]), RawSession(http, [b]), RawSession(http, [a])]
+        for session in sessions:
+            await session.open()
+        sessions[2].urls = [a]  # opened on B, now used on A, which holds two copies already
+        for round_ in range(2):
+            for index, session in enumerate(sessions):
+                answer = await rpc(
+                    session, 100 + 10 * round_ + index, "tools/call", {"name": "add", "arguments": {"a": index, "b": 1}}
+                )
+                assert answer["result"]["structuredContent"] == {"result": index + 1}, answer
+        assert any(record.get("event") == "session_evict" for record in replicas[0].log_records())
+        for session in sessions:
+            await end(session)
+
+
+# --- what a request may carry -----------------------------------------------------------------------------------
+
+
+async def test_a_progress_token_larger_than_the_server_keeps_is_refused(
+    urls: list[str], http: httpx2.AsyncClient
+) -> None:
+    session = RawSession(http, urls)
+    await session.open()
+    body = session.call(5, "long_task", {"steps": 1, "delay_seconds": 0})
+    body["params"]["_meta"]["progressToken"] = "t" * 300
+    answer = await rpc(session, 5, "tools/call", body["params"])
+    assert answer["error"]["code"] == INVALID_PARAMS and "progressToken" in answer["error"]["message"]
+    body["params"]["_meta"]["progressToken"] = "t" * 200
+    assert (await rpc(session, 6, "tools/call", body["params"]))["result"]["content"][0]["text"] == "done"
+    await end(session)
+
+
+async def test_the_counter_is_signed_64_bit_on_every_backend(urls: list[str], http: httpx2.AsyncClient) -> None:
+    session = RawSession(http, urls)
+    await session.open()
+    before = (await rpc(session, 1, "resources/read", {"uri": "prynai://counter"}))["result"]["contents"][0]["text"]
+    answer = await rpc(session, 2, "tools/call", {"name": "bump_counter", "arguments": {"by": 2**63}})
+    assert answer["result"]["isError"] is True, answer
+    after = (await rpc(session, 3, "resources/read", {"uri": "prynai://counter"}))["result"]["contents"][0]["text"]
+    assert after == before
+    await end(session)
