@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
@@ -49,6 +50,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
+        # The address first: a busy port or a host that does not resolve is found before anything starts (and
+        # before "ready" is logged), not after the app is up.
+        listener = _bind(settings.prynai_host, settings.port)
         app = create_app(settings)
     except (ValidationError, ValueError) as error:
         # A setting that cannot work: say which and why in one line, not with a traceback.
@@ -64,12 +68,36 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=settings.ssl_keyfile or None,
         timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
         timeout_keep_alive=int(settings.prynai_http_keepalive_seconds),
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        h11_max_incomplete_event_size=settings.prynai_max_header_bytes,
+        # X-Forwarded-For / -Proto are believed only from the proxies named: anyone else could forge a client
+        # address, and with it a principal (the per-principal bounds count client addresses when auth is off).
+        proxy_headers=bool(settings.prynai_trusted_proxies),
+        forwarded_allow_ips=settings.prynai_trusted_proxies or None,
     )
     server = _Server(config)
-    server.run()
+    server.run(sockets=[listener])
     return 0 if server.started else 3  # 3: uvicorn's "failed to start"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host`:`port`, or a ValueError naming the setting that cannot work."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(f"PRYNAI_HOST: {host!r} is not an address this machine can listen on ({error})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == 98:  # EADDRINUSE
+            raise ValueError(f"PRYNAI_PORT: {port} is already in use on {host}") from None
+        raise ValueError(f"PRYNAI_HOST: cannot listen on {host}:{port} ({error.strerror})") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _configuration_error(error: Exception) -> str:

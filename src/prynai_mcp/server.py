@@ -179,6 +179,9 @@ def _complete_from(values: list[str], prefix: str) -> Completion:
 
 
 if __name__ == "__main__":
+    import sys
+
     from prynai_mcp.cli import main
 
-    raise SystemExit(main(["serve"]))
+    # `python -m prynai_mcp.server` is `prynai-mcp serve`; its options (and --help) are serve's.
+    raise SystemExit(main(["serve", *sys.argv[1:]]))

@@ -22,7 +22,8 @@ STREAMS = 130  # more than redis-py's default pool of 100
 
 @pytest.fixture
 def replica() -> Iterator[Replica]:
-    with running_redis() as redis, running_replicas(1, redis.url()) as started:
+    bounds = {"PRYNAI_MAX_SESSIONS_PER_PRINCIPAL": "1000"}  # every stream's session is one client's here
+    with running_redis() as redis, running_replicas(1, redis.url(), bounds) as started:
         yield started[0]
 
 
