@@ -31,6 +31,12 @@ class _Server(uvicorn.Server):
     to stop it), as its handler does, without recording the signal for that second raise.
     """
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and sockets:
+            # uvicorn says where it listens only for sockets it bound itself; operators (and tests) read this line.
+            self._log_started_message(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl+C: stop waiting for connections
