@@ -160,15 +160,20 @@ async def http_get_json(port: int, path: str) -> object:
         conn.close()
 
 
-async def redis_used_memory(port: int) -> int:
+async def redis_info(port: int, section: str, field: str) -> int:
+    """One integer field of Redis's `INFO section`, over a connection of its own (closed again)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(b"INFO memory\r\n")
+        writer.write(b"INFO " + section.encode() + b"\r\n")
         size = int((await reader.readline())[1:])
         text = (await reader.readexactly(size + 2)).decode()
-        return next(int(line.split(":")[1]) for line in text.splitlines() if line.startswith("used_memory:"))
+        return next(int(line.split(":")[1]) for line in text.splitlines() if line.startswith(f"{field}:"))
     finally:
         writer.close()
+
+
+async def redis_used_memory(port: int) -> int:
+    return await redis_info(port, "memory", "used_memory")
 
 
 # --- resume latency ---------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Services:
             settings.prynai_redis_prefix,
             session_ttl_seconds=settings.prynai_session_idle_seconds,
             store=_entra_store(settings) if settings.redis_url and settings.prynai_redis_auth == "entra" else None,
+            max_connections=settings.prynai_redis_max_connections,
         )
         # With Redis, changes fan out to every replica's listeners; the bus borrows the backend's connection pool.
         bus: SubscriptionBus = (
@@ -75,12 +76,15 @@ class Services:
         journal: ChangeJournal
         if isinstance(backend, RedisBackend):
             registry = RedisSessionRegistry(backend.store, backend.keys, settings.prynai_session_idle_seconds)
-            events = RedisEventLog(
+            redis_events = RedisEventLog(
                 backend.store,
                 backend.keys,
                 max_events=settings.prynai_event_log_max_events,
                 retention_seconds=settings.prynai_event_log_seconds,
+                max_stream_bytes=settings.prynai_event_log_max_stream_bytes,
+                max_session_bytes=settings.prynai_event_log_max_session_bytes,
             )
+            events = redis_events
             inbox = RedisInbox(backend.store, backend.keys, replica_id)
             ownership = RedisOwnership(
                 backend.store,
@@ -93,14 +97,18 @@ class Services:
                 backend.store,
                 backend.keys,
                 replica_id,
-                max_events=settings.prynai_event_log_max_events,
+                events=redis_events,
                 retention_seconds=settings.prynai_event_log_seconds,
             )
         else:
             registry = MemorySessionRegistry(settings.prynai_session_idle_seconds, settings.prynai_max_sessions)
-            events = MemoryEventLog(
-                max_events=settings.prynai_event_log_max_events, retention_seconds=settings.prynai_event_log_seconds
+            memory_events = MemoryEventLog(
+                max_events=settings.prynai_event_log_max_events,
+                retention_seconds=settings.prynai_event_log_seconds,
+                max_stream_bytes=settings.prynai_event_log_max_stream_bytes,
+                max_session_bytes=settings.prynai_event_log_max_session_bytes,
             )
+            events = memory_events
             inbox = LocalInbox()
             ownership = LocalOwnership()
             journal = MemoryChangeJournal(backend, events)
@@ -143,6 +151,8 @@ class Services:
                 await self.backend.forget_session(session_id)
                 await self.events.delete_session(session_id)
             self.slots.sweep()
+            if isinstance(self.events, MemoryEventLog):
+                self.events.sweep()  # streams past their retention, also of sessions still open
 
     def uptime_seconds(self) -> float:
         return round(time.monotonic() - self.started_at, 3)
@@ -155,5 +165,6 @@ def _entra_store(settings: Settings) -> RedisStore:
     return RedisStore(
         settings.redis_url,
         credential_provider=managed_identity_credentials(settings.azure_client_id),
+        max_connections=settings.prynai_redis_max_connections,
         auth=auth_description("entra", settings.azure_client_id),
     )

@@ -99,6 +99,15 @@ def test_compose_passes_every_server_setting_through() -> None:
     assert {name.lower() for name in https} == {"ssl_certfile", "ssl_keyfile"}
 
 
+def test_the_scaled_set_up_keeps_clients_behind_its_balancer_apart() -> None:
+    # Without both, every client behind HAProxy is the balancer's address: one principal, 100 sessions for all.
+    haproxy = (REPO / "infra/docker/haproxy.cfg").read_text()
+    assert re.search(r"^\s*option forwardfor\b", haproxy, re.MULTILINE)
+    trusted = compose_file(SCALE)["services"]["mcp"]["environment"]["PRYNAI_TRUSTED_PROXIES"]
+    settings = Settings(prynai_trusted_proxies=re.sub(r"\$\{[A-Z_]+:-(.*)\}", r"\1", trusted))
+    assert settings.prynai_trusted_proxies and "*" not in settings.prynai_trusted_proxies
+
+
 def test_stop_grace_period_outlasts_the_drain() -> None:
     from tests.container.project import seconds
 

@@ -42,7 +42,7 @@ async def redis_replica(redis: RedisServer, keys: Keys, replica_id: str) -> Repl
     """A replica's change journal and what it touches, holding its lease."""
     store = RedisStore(redis.url())
     events = RedisEventLog(store, keys, max_events=100, retention_seconds=60)
-    journal = RedisChangeJournal(store, keys, replica_id, max_events=100, retention_seconds=60)
+    journal = RedisChangeJournal(store, keys, replica_id, events=events, retention_seconds=60)
     ownership = RedisOwnership(store, keys, replica_id, lease_seconds=60, retention_seconds=60)
     await ownership.heartbeat()
     return Replica(keys, RedisBackend(store, keys, session_ttl_seconds=60), events, journal, ownership)
@@ -182,7 +182,7 @@ async def test_a_told_session_keeps_its_stream_for_the_event_retention(
         assert 59_000 < raw.pttl(a.keys.change_owed(change.change_id)) <= 60_000
         await a.journal.tell(change)
         assert 59_900 < raw.pttl(a.keys.session_stream("s1", GET_STREAM_KEY)) <= 60_000
-        assert 59_900 < raw.pttl(a.keys.session_streams("s1")) <= 60_000
+        assert 59_900 < raw.pttl(a.keys.session_stream_sizes("s1")) <= 60_000
 
 
 async def test_a_change_cancelled_half_way_is_announced_all_the_same(pair: tuple[Replica, Replica]) -> None:

@@ -11,8 +11,7 @@ from tests.support.replicas import running_replicas
 
 MAX_EVENTS = 3
 RETENTION = 30
-STEPS = 150  # 301 events: enough for Redis's approximate trim (whole nodes of up to 100 entries) to act
-NODE = 100  # Redis's stream-node-max-entries default: how far past the cap an approximate trim may keep
+STEPS = 150  # 301 events, far past the cap
 
 
 async def test_a_stream_keeps_its_newest_events_for_the_configured_time(
@@ -36,9 +35,9 @@ async def test_a_stream_keeps_its_newest_events_for_the_configured_time(
         store = redis.client()
         key = f"event-log-test:session:{sid}:stream:4"
         assert 0 < store.ttl(key) <= RETENTION
-        # Trimmed approximately (XADD MAXLEN ~, the cheap way): at least the cap is kept, at most a node more.
+        # Trimmed exactly: the newest events, as many as the cap.
         kept = store.xlen(key)
-        assert MAX_EVENTS <= kept <= MAX_EVENTS + NODE, kept
+        assert kept == MAX_EVENTS, kept
         headers = session.headers(**{"Accept": "text/event-stream", "Last-Event-ID": ids[0]})
         async with http.stream("GET", replicas[1].mcp_url, headers=headers) as replay:
             replayed = [event async for event in sse_events(replay)]

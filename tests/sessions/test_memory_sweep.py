@@ -48,3 +48,18 @@ async def test_the_in_memory_registry_holds_at_most_max_sessions() -> None:
         raise AssertionError("a fourth session was stored")
     await services.registry.delete(f"{0:032x}")
     await services.registry.create(record(f"{9:032x}"))
+
+
+async def test_streams_past_their_retention_are_swept_while_the_session_lives() -> None:
+    # An open session's old request streams used to stay until some later append happened to look.
+    settings = Settings(prynai_event_log_seconds=0.2, prynai_session_idle_seconds=60, redis_url="")
+    services = Services.from_settings(settings)
+    session_id = f"{1:032x}"
+    await services.registry.create(record(session_id))
+    await services.events.append(session_id, "7", {"jsonrpc": "2.0", "id": 7, "result": {}})
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(services.sweep, 0.1)
+        await anyio.sleep(0.6)
+        tasks.cancel_scope.cancel()
+    assert not await services.events.has_stream(session_id, "7")
+    assert await services.registry.get(session_id) is not None

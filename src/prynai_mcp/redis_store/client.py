@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -48,11 +48,11 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 COMMAND_TIMEOUT_SECONDS = 2.0
 HEALTH_TIMEOUT_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 2
-# Each open SSE stream holds one pooled connection while it waits for events (a blocking stream read), so the pool
-# must not be what limits a replica's open streams: redis-py's default of 100 made every Redis call of a replica
-# fail ("Too many connections", answered as -32053) once about 100 clients held a GET stream there. Redis's own
-# `maxclients` (10000 by default) is the bound that matters.
-MAX_CONNECTIONS = 1_000_000
+# The pool's bound (`PRYNAI_REDIS_MAX_CONNECTIONS`): the most connections one replica opens to Redis, whatever it
+# serves. Waiting streams hold none (`prynai_mcp.sessions.wakeups`); three long-lived pub/sub listeners hold one each.
+# A call that finds every connection busy waits for one up to `POOL_WAIT_SECONDS`, then fails as `StoreUnavailable`.
+DEFAULT_MAX_CONNECTIONS = 64
+POOL_WAIT_SECONDS = 2.0
 
 _SCHEMES = {"redis", "rediss", "unix"}
 # What "Redis is not there" looks like from redis-py and the socket layer (BusyLoadingError, Redis replaying its
@@ -119,6 +119,7 @@ class RedisStore:
         command_timeout: float = COMMAND_TIMEOUT_SECONDS,
         credential_provider: CredentialProvider | None = None,
         auth: str = "",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         scheme = urlsplit(url).scheme
         if scheme not in _SCHEMES:
@@ -127,12 +128,14 @@ class RedisStore:
         # How this replica authenticates, for logs ("" means: as REDIS_URL says, a password or nothing).
         self.auth = auth
         # from_url parses the URL (password, db, TLS for rediss://) and connects nothing until the first command.
-        pool = ConnectionPool.from_url(
+        # Blocking: at the bound a call waits for a connection to come back instead of failing at once.
+        pool = BlockingConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=connect_timeout,
             socket_timeout=command_timeout,
-            max_connections=MAX_CONNECTIONS,
+            max_connections=max_connections,
+            timeout=POOL_WAIT_SECONDS,
             # No retries: a down Redis must surface at once (and redis-py's default backoff makes shutdown and
             # every failing call take seconds). Stale pooled connections are replaced before use, not retried.
             retry=Retry(NoBackoff(), 0),

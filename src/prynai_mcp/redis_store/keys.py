@@ -97,14 +97,23 @@ class Keys:
 
     def session_stream(self, session_id: str, stream: str) -> str:
         """STREAM: the events of one SSE stream of a session (`stream` is the JSON-RPC request id, or `_GET_stream`),
-        field `m` = the JSON-RPC message ("" for a priming event). Capped near the configured length (XADD MAXLEN ~);
-        TTL = the event retention, renewed on every append."""
+        field `m` = the JSON-RPC message ("" for a priming event). Holds at most the configured number of events and
+        bytes (`APPEND_EVENT` trims the oldest); TTL = the event retention, renewed on every append."""
         return f"{self.prefix}:session:{session_id}:stream:{stream}"
 
-    def session_streams(self, session_id: str) -> str:
-        """SET of the stream names a session has used, so ending the session deletes every stream key.
-        TTL = the event retention, renewed on every append."""
-        return f"{self.prefix}:session:{session_id}:streams"
+    def session_stream_sizes(self, session_id: str) -> str:
+        """ZSET of what a session's event log holds: member `s{stream}` = the message bytes that stream holds, member
+        `t` = the session's total. Bounds `PRYNAI_EVENT_LOG_MAX_STREAM_BYTES` and `..._MAX_SESSION_BYTES`, names
+        every stream key so ending the session deletes them all. A stream that expired before the set did still
+        counts until the session's next eviction drops it (largest first). TTL = the event retention, renewed on
+        every append."""
+        return f"{self.prefix}:session:{session_id}:stream-sizes"
+
+    def streams_appended(self) -> str:
+        """Pub/sub CHANNEL: `{session id} {stream}` for every event appended, so the one listener of each replica
+        wakes exactly the streams waiting for it (`prynai_mcp.sessions.wakeups`). Fire-and-forget: a reader that
+        misses one re-reads the log at its next keep-alive."""
+        return f"{self.prefix}:streams:appended"
 
     def session_inflight(self, session_id: str) -> str:
         """HASH: the requests of a session running now, field = stream name (the request id as text), value = JSON
@@ -230,19 +239,52 @@ return owed
 """Journal a change before it is made, with the live subscribers of its URI as the sessions owed word of it."""
 
 APPEND_EVENT = """
--- KEYS[1] session_stream(sid, stream), KEYS[2] session_streams(sid), and for a change's notification KEYS[3]
--- change_owed(id); ARGV[1] the message (JSON, "" for a priming event), ARGV[2] max events, ARGV[3] the stream name,
--- ARGV[4] retention ms, ARGV[5] sid (with KEYS[3]). Returns the new entry id; with KEYS[3], false when the session
--- was told already (or is owed nothing).
+-- KEYS[1] session_stream(sid, stream), KEYS[2] session_stream_sizes(sid), and for a change's notification KEYS[3]
+-- change_owed(id). ARGV[1] the message (JSON, "" for a priming event), ARGV[2] max events per stream, ARGV[3] the
+-- stream name, ARGV[4] retention ms, ARGV[5] sid, ARGV[6] max bytes per stream, ARGV[7] max bytes per session,
+-- ARGV[8] session_stream(sid, "") (the prefix of the session's stream keys), ARGV[9] streams_appended().
+-- Returns the new entry id; with KEYS[3], false when the session was told already (or is owed nothing).
 if #KEYS == 3 and redis.call('SREM', KEYS[3], ARGV[5]) == 0 then return false end
-local entry = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+local member = 's' .. ARGV[3]
+local size = #ARGV[1]
+local entry = redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
+local held = tonumber(redis.call('ZINCRBY', KEYS[2], size, member))
+local total = tonumber(redis.call('ZINCRBY', KEYS[2], size, 't'))
+-- The stream's own bounds: its oldest events go first, never the one just added.
+local count = redis.call('XLEN', KEYS[1])
+local max_events, max_stream = tonumber(ARGV[2]), tonumber(ARGV[6])
+while count > 1 and (count > max_events or held > max_stream) do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  local freed = #oldest[2][2]
+  redis.call('XDEL', KEYS[1], oldest[1])
+  held = tonumber(redis.call('ZINCRBY', KEYS[2], -freed, member))
+  total = tonumber(redis.call('ZINCRBY', KEYS[2], -freed, 't'))
+  count = count - 1
+end
+-- The session's bound: its largest other streams go, whole (a stream cut in the middle could not be resumed).
+local max_session = tonumber(ARGV[7])
+while total > max_session do
+  local victim, freed = nil, 0
+  local largest = redis.call('ZREVRANGE', KEYS[2], 0, 2, 'WITHSCORES')
+  for i = 1, #largest, 2 do
+    if largest[i] ~= 't' and largest[i] ~= member then
+      victim, freed = largest[i], tonumber(largest[i + 1])
+      break
+    end
+  end
+  if not victim then break end
+  redis.call('DEL', ARGV[8] .. string.sub(victim, 2))
+  redis.call('ZREM', KEYS[2], victim)
+  total = tonumber(redis.call('ZINCRBY', KEYS[2], -freed, 't'))
+end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+redis.call('PUBLISH', ARGV[9], ARGV[5] .. ' ' .. ARGV[3])
 return entry
 """
-"""Append one event to a session's stream (the event log's one format); with a change's owed set, only for a session
-still owed it, so a notification is appended exactly once however many replicas try."""
+"""Append one event to a session's stream (the event log's one format), keep the stream and the session within their
+bounds, and wake the replicas' readers of that stream; with a change's owed set, only for a session still owed it,
+so a notification is appended exactly once however many replicas try."""
 
 CLAIM_CHANGE = """
 -- KEYS[1] changes_pending; ARGV[1] change id, ARGV[2] the entry as read, ARGV[3] the entry naming the claimant.

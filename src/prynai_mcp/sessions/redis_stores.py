@@ -19,11 +19,11 @@ from prynai_mcp.redis_store.keys import Keys
 from prynai_mcp.sessions.events import Event, Message, event_id
 from prynai_mcp.sessions.inbox import Deliver
 from prynai_mcp.sessions.registry import SessionRecord
+from prynai_mcp.sessions.wakeups import RedisWakeups, Wakeups, wait
 
 logger = logging.getLogger(__name__)
 
-# A blocking stream read holds a pooled connection; each wait stays under the client's command timeout.
-_BLOCK_SLICE_SECONDS = 1.0
+_INBOX_POLL_SECONDS = 1.0
 
 
 class RedisSessionRegistry:
@@ -47,34 +47,74 @@ class RedisSessionRegistry:
 
 
 class RedisEventLog:
-    def __init__(self, store: RedisStore, keys: Keys, *, max_events: int, retention_seconds: float) -> None:
+    """The shared event log. A waiting reader holds no connection: it borrows one to read, then waits for the
+    replica's one wake-up listener (`run`, a lifespan task) to tell it its stream grew."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        keys: Keys,
+        *,
+        max_events: int,
+        retention_seconds: float,
+        max_stream_bytes: int = 1024 * 1024,
+        max_session_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
         self._store = store
         self._keys = keys
         self._max_events = max_events
         self._retention_ms = int(retention_seconds * 1000)
+        self._max_session_bytes = max_session_bytes
+        self._max_stream_bytes = min(max_stream_bytes, max_session_bytes)
         self._append = store.script(scripts.APPEND_EVENT)
+        self.wakeups = Wakeups()
+        self._listener = RedisWakeups(store, keys, self.wakeups)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Wake this replica's waiting readers as their streams grow, until cancelled."""
+        await self._listener.run(task_status=task_status)
+
+    def append_call(
+        self, session_id: str, stream: str, wire: str, *, owed: str | None = None
+    ) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of `APPEND_EVENT` for one event (`owed`: a change's owed set, for the journal)."""
+        keys = [self._keys.session_stream(session_id, stream), self._keys.session_stream_sizes(session_id)]
+        if owed is not None:
+            keys.append(owed)
+        args: list[str | int] = [
+            wire,
+            self._max_events,
+            stream,
+            self._retention_ms,
+            session_id,
+            self._max_stream_bytes,
+            self._max_session_bytes,
+            self._keys.session_stream(session_id, ""),
+            self._keys.streams_appended(),
+        ]
+        return keys, args
 
     async def append(self, session_id: str, stream: str, message: Message | None) -> str:
-        keys = [self._keys.session_stream(session_id, stream), self._keys.session_streams(session_id)]
         wire = "" if message is None else json.dumps(message, separators=(",", ":"))
+        keys, args = self.append_call(session_id, stream, wire)
         async with self._store.available():
-            entry = await self._append(keys=keys, args=[wire, self._max_events, stream, self._retention_ms])
+            entry = await self._append(keys=keys, args=args)
         return event_id(str(entry), stream)
 
     async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:
         key = self._keys.session_stream(session_id, stream)
         # redis-py types stream replies loosely; with decode_responses they are lists of (entry id, {field: value}).
         client: Any = self._store.client
-        async with self._store.available():
-            start = "-" if after is None else f"({after}"
-            found: list[tuple[str, dict[str, str]]] = await client.xrange(key, min=start, max="+")
-            waited = 0.0
-            while not found and waited < block_seconds:
-                wait = min(_BLOCK_SLICE_SECONDS, block_seconds - waited)
-                answer = await client.xread({key: after or "0-0"}, block=max(1, int(wait * 1000)))
-                found = answer[0][1] if answer else []
-                waited += wait
-        return [(event_id(entry, stream), _decode(fields)) for entry, fields in found]
+        start = "-" if after is None else f"({after}"
+        deadline = anyio.current_time() + block_seconds
+        while True:
+            with self.wakeups.waiting(session_id, stream) as woken:
+                async with self._store.available():
+                    found: list[tuple[str, dict[str, str]]] = await client.xrange(key, min=start, max="+")
+                left = deadline - anyio.current_time()
+                if found or left <= 0:
+                    return [(event_id(entry, stream), _decode(fields)) for entry, fields in found]
+                await wait(woken, left)
 
     async def last_entry(self, session_id: str, stream: str) -> str | None:
         async with self._store.available():
@@ -86,10 +126,12 @@ class RedisEventLog:
             return bool(await self._store.client.exists(self._keys.session_stream(session_id, stream)))
 
     async def delete_session(self, session_id: str) -> None:
-        streams = self._keys.session_streams(session_id)
+        sizes = self._keys.session_stream_sizes(session_id)
         async with self._store.available():
-            names = await self._store.client.smembers(streams)
-            await self._store.client.delete(streams, *(self._keys.session_stream(session_id, str(n)) for n in names))
+            members = await self._store.client.zrange(sizes, 0, -1)
+            streams = [self._keys.session_stream(session_id, str(m)[1:]) for m in members if str(m).startswith("s")]
+            await self._store.client.delete(sizes, *streams)
+        self.wakeups.wake_session(session_id)
 
 
 class RedisInbox:
@@ -117,7 +159,7 @@ class RedisInbox:
                     started = True
                     task_status.started()
                 while True:
-                    message = await pubsub.get_message(timeout=_BLOCK_SLICE_SECONDS)
+                    message = await pubsub.get_message(timeout=_INBOX_POLL_SECONDS)
                     if message is not None:
                         await self._deliver(deliver, message)
             except UNAVAILABLE_ERRORS as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from prynai_mcp.redis_store import Keys, RedisStore
+from prynai_mcp.redis_store.client import DEFAULT_MAX_CONNECTIONS
 from prynai_mcp.state.memory import MemoryBackend
 from prynai_mcp.state.redis import RedisBackend
 
@@ -63,17 +64,26 @@ class StateBackend(Protocol):
 
 
 def create_backend(
-    redis_url: str, prefix: str, *, session_ttl_seconds: float = 30 * 60, store: RedisStore | None = None
+    redis_url: str,
+    prefix: str,
+    *,
+    session_ttl_seconds: float = 30 * 60,
+    store: RedisStore | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> StateBackend:
     """The backend the configuration asks for: in-memory when no Redis URL is set, else Redis under `prefix`.
 
     `session_ttl_seconds` (the session idle timeout) is how long a legacy session's recorded choices outlive its
-    last use in Redis; `store`, a client configured otherwise (Entra ID authentication). Connects nothing: the Redis
-    backend connects on first use.
+    last use in Redis; `store`, a client configured otherwise (Entra ID authentication); `max_connections`, the
+    bound of the replica's Redis connection pool. Connects nothing: the Redis backend connects on first use.
     """
     if not redis_url:
         return MemoryBackend()
-    return RedisBackend(store or RedisStore(redis_url), Keys(prefix), session_ttl_seconds=session_ttl_seconds)
+    return RedisBackend(
+        store or RedisStore(redis_url, max_connections=max_connections),
+        Keys(prefix),
+        session_ttl_seconds=session_ttl_seconds,
+    )
 
 
 __all__ = ["MemoryBackend", "RedisBackend", "StateBackend", "create_backend"]

@@ -23,6 +23,7 @@ from prynai_mcp.redis_store import keys as scripts
 from prynai_mcp.redis_store.client import RedisStore
 from prynai_mcp.redis_store.keys import Keys
 from prynai_mcp.sessions.events import GET_STREAM_KEY
+from prynai_mcp.sessions.redis_stores import RedisEventLog
 from prynai_mcp.state.journal import Change, updated_notification
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,12 @@ logger = logging.getLogger(__name__)
 
 class RedisChangeJournal:
     def __init__(
-        self, store: RedisStore, keys: Keys, replica_id: str, *, max_events: int, retention_seconds: float
+        self, store: RedisStore, keys: Keys, replica_id: str, *, events: RedisEventLog, retention_seconds: float
     ) -> None:
         self._store = store
         self._keys = keys
         self._replica_id = replica_id
-        self._max_events = max_events
+        self._events = events  # whose bounds and wake-ups every notification appended keeps
         self._retention_ms = max(1, round(retention_seconds * 1000))
         self._open = store.script(scripts.OPEN_CHANGE)
         self._append = store.script(scripts.APPEND_EVENT)
@@ -62,12 +63,7 @@ class RedisChangeJournal:
             # One round trip for every session: each script is atomic on its own, and one's failure is its own.
             pipe = self._store.client.pipeline(transaction=False)
             for session_id in sessions:
-                keys = [
-                    self._keys.session_stream(session_id, GET_STREAM_KEY),
-                    self._keys.session_streams(session_id),
-                    owed_key,
-                ]
-                args = [notification, self._max_events, GET_STREAM_KEY, self._retention_ms, session_id]
+                keys, args = self._events.append_call(session_id, GET_STREAM_KEY, notification, owed=owed_key)
                 await self._append(keys=keys, args=args, client=pipe)  # queued: the pipeline runs it
             results = await pipe.execute(raise_on_error=False)
         told = 0
