@@ -7,8 +7,9 @@ stream open and Redis's client count; then `--streams` standalone GET streams ar
 session, each its own HTTP connection) and left waiting; then, while they wait, the same figures again, the
 replica's RSS, and whether a change reaches every stream (every session is subscribed to `prynai://counter`, one
 `bump_counter` call, the time until the last stream heard it). `--pool` is the replica's
-PRYNAI_REDIS_MAX_CONNECTIONS: the Redis client count never passes it, however many streams wait. Every loop ends by
-itself.
+PRYNAI_REDIS_MAX_CONNECTIONS: the Redis client count never passes it, however many streams wait. `--keepalive` is
+PRYNAI_SSE_KEEPALIVE_SECONDS: every stream renews its session and its slot once a period, the work that grows with
+the streams. Every loop ends by itself.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.support.redis import running_redis
 
 SUBSCRIBE = b'{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"prynai://counter"}}'
 BUMP = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"bump_counter","arguments":{"by":1}}}'
-OPEN_PARALLEL = 64
+OPEN_PARALLEL = 16
 
 
 def add_body(request_id: int) -> bytes:
@@ -87,7 +88,8 @@ async def open_stream(port: int, session_id: str) -> Connection:
     conn.send(b"GET", b"/mcp", headers)
     status, _ = await conn.read_head()
     if status != 200:
-        raise RuntimeError(f"GET stream: {status}")
+        assert conn.reader is not None
+        raise RuntimeError(f"GET stream: {status} {await conn.reader.read(300)!r}")
     return conn
 
 
@@ -171,7 +173,8 @@ def report(figures: dict[str, object]) -> None:
 
 async def measure_streams(args: argparse.Namespace) -> dict[str, object]:
     sessions = -(-args.streams // args.per_session)
-    with running_redis() as redis, tempfile.TemporaryDirectory() as logdir:
+    with running_redis() as redis, tempfile.TemporaryDirectory() as scratch:
+        logdir = args.logs or scratch
         env = {
             "REDIS_URL": redis.url(),
             "PRYNAI_MAX_STREAMS_PER_SESSION": str(args.per_session),
@@ -179,6 +182,7 @@ async def measure_streams(args: argparse.Namespace) -> dict[str, object]:
             "PRYNAI_MAX_SESSIONS_PER_PRINCIPAL": str(sessions + 100),
             "PRYNAI_MAX_SESSIONS": str(sessions + 100),
             "PRYNAI_REDIS_MAX_CONNECTIONS": str(args.pool),
+            "PRYNAI_SSE_KEEPALIVE_SECONDS": str(args.keepalive),
             "PRYNAI_LOG_LEVEL": "WARNING",
         }
         with serving([("replica", ours(), env)], Path(logdir)) as (replica,):
@@ -192,8 +196,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per-session", type=int, default=4)
     parser.add_argument("--pool", type=int, default=64, help="PRYNAI_REDIS_MAX_CONNECTIONS of the replica")
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument(
+        "--keepalive", type=float, default=60, help="PRYNAI_SSE_KEEPALIVE_SECONDS: each stream's renewal period"
+    )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds between opening and measuring")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--logs", help="keep the replica's log in this directory")
     return parser.parse_args()
 
 

@@ -52,7 +52,7 @@ RETRY_AFTER_SECONDS = 2
 # serves. Waiting streams hold none (`prynai_mcp.sessions.wakeups`); three long-lived pub/sub listeners hold one each.
 # A call that finds every connection busy waits for one up to `POOL_WAIT_SECONDS`, then fails as `StoreUnavailable`.
 DEFAULT_MAX_CONNECTIONS = 64
-POOL_WAIT_SECONDS = 2.0
+POOL_WAIT_SECONDS = 10.0
 
 _SCHEMES = {"redis", "rediss", "unix"}
 # What "Redis is not there" looks like from redis-py and the socket layer (BusyLoadingError, Redis replaying its
