@@ -1,8 +1,8 @@
 """The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /readyz, /livez, CORS, guards and access logs.
 
 `create_app()` is the container entry (`uvicorn prynai_mcp.app:create_app --factory`); `prynai-mcp serve` uses it too.
-Order of the edge, outermost first: access log -> CORS -> Host/Origin guard -> JSON error bodies -> drain gate ->
-routes. SIGTERM drains the replica before the server stops (`prynai_mcp.drain`).
+Order of the edge, outermost first: access log -> CORS -> catch-all (JSON-RPC 500) -> Host/Origin guard -> JSON error
+bodies -> drain gate -> routes. SIGTERM drains the replica before the server stops (`prynai_mcp.drain`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from prynai_mcp import _sdk, telemetry
 from prynai_mcp.auth import EntraAuth
 from prynai_mcp.config import Settings
 from prynai_mcp.drain import Drain, watch_stop_signals
+from prynai_mcp.http.catch_all import CatchAll
 from prynai_mcp.http.draining import RefuseNewRequests
 from prynai_mcp.http.errors import JsonErrorBodies, UnavailableAs503
 from prynai_mcp.http.guard import HostOriginGuard
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_headers=["Authorization", "Content-Type", "Accept", *MCP_HEADERS],
             expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
         ),
+        # Inside CORS, so a page reading /mcp from another origin can read a 500's body (and its request id) too.
+        Middleware(CatchAll, path=MCP_PATH),
         Middleware(
             HostOriginGuard,
             path=MCP_PATH,

@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prynai_mcp import telemetry
-from prynai_mcp.sessions.identity import SESSION_HEADER, session_id_of
+from prynai_mcp.sessions.identity import SESSION_HEADER, loggable_session_id, session_id_of
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 access_logger = logging.getLogger("prynai_mcp.access")
@@ -78,13 +78,15 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 0
-        session = Headers(scope=scope).get(SESSION_HEADER)
+        # Validated or cut short: the header is the client's, and it is logged even on a 401.
+        session = loggable_session_id(Headers(scope=scope).get(SESSION_HEADER))
 
         async def observe(message: Message) -> None:
             nonlocal status, session
             if message["type"] == "http.response.start":
                 status = message["status"]
-                session = session or Headers(raw=message.get("headers", [])).get(SESSION_HEADER)
+                issued = Headers(raw=message.get("headers", [])).get(SESSION_HEADER)
+                session = session or loggable_session_id(issued)
             await send(message)
 
         try:

@@ -25,6 +25,7 @@ from tests.auth.protected import (
 )
 from tests.support.documented import TOOL_FORBIDDEN
 from tests.support.server import RunningServer
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,19 @@ async def test_no_token_gets_401_pointing_at_the_metadata(standin: RunningStandI
     assert challenge.startswith("Bearer ")
     assert f'resource_metadata="{metadata_url(entra_server)}"' in challenge
     assert response.json()["error"] == "invalid_token"
+
+
+async def test_a_refused_request_logs_no_junk_session_id(standin: RunningStandIn, entra_server: RunningServer) -> None:
+    """A 401 is written to the access log too: the client's Mcp-Session-Id (20 KB of junk here) is not copied."""
+    since = entra_server.log_size()
+    async with http(standin) as client:
+        headers = {**STREAM_ACCEPT, "Mcp-Session-Id": "x" * 20_000}
+        response = await client.post(entra_server.mcp_url, json=initialize_body(), headers=headers)
+    assert response.status_code == 401
+    await eventually(lambda: any(r.get("event") == "http" for r in entra_server.log_records(since)), 5)
+    [line] = [r for r in entra_server.log_records(since) if r.get("event") == "http"]
+    assert line["status"] == 401 and line["session"] == "invalid:" + "x" * 64 + "…"
+    assert max(len(text) for text in entra_server.log(since).splitlines()) < 1000
 
 
 async def test_protected_resource_metadata(standin: RunningStandIn, entra_server: RunningServer) -> None:

@@ -174,3 +174,40 @@ def test_modern_request_without_envelope_is_400(http: httpx2.Client) -> None:
     )
     assert response.status_code == 400
     assert "protocolVersion" in error_of(response)["message"]
+
+
+DEPTH = 100_000
+NESTINGS = {"list": "[" * DEPTH + "]" * DEPTH, "object": '{"a":' * DEPTH + "1" + "}" * DEPTH}
+LEGACY = {"Mcp-Protocol-Version": "2025-11-25"}
+MODERN = {"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
+
+
+def open_session(http: httpx2.Client) -> str:
+    opened = post(http, json.dumps(INITIALIZE), **LEGACY)
+    assert opened.status_code == 200, opened.text
+    session_id = opened.headers["mcp-session-id"]
+    initialized = '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    done = post(http, initialized, **LEGACY, **{"Mcp-Session-Id": session_id})
+    assert done.status_code == 202, done.text
+    return session_id
+
+
+@pytest.mark.parametrize("nesting", NESTINGS)
+@pytest.mark.parametrize("where", ["initialize", "session", "modern"])
+def test_json_nested_100000_deep_is_a_parse_error(http: httpx2.Client, where: str, nesting: str) -> None:
+    """Python's parser gives up (RecursionError) long before: that is malformed input, 400 -32700, not a 500."""
+    headers = {"session": {**LEGACY, "Mcp-Session-Id": open_session(http)}, "initialize": LEGACY, "modern": MODERN}
+    response = post(http, NESTINGS[nesting], **headers[where])
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] == PARSE_ERROR
+
+
+def test_an_answer_with_an_absurd_request_number_is_accepted_and_dropped(http: httpx2.Client) -> None:
+    """An answer naming one of this server's request ids, with a number no replica ever sent (5,000 digits):
+    nothing waits for it, so it is dropped like any stale answer; the session goes on."""
+    session_id = open_session(http)
+    answer = json.dumps({"jsonrpc": "2.0", "id": "pr.someone." + "9" * 5000, "result": {}})
+    session = {**LEGACY, "Mcp-Session-Id": session_id}
+    assert post(http, answer, **session).status_code == 202
+    listed = post(http, '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', **session)
+    assert listed.status_code == 200 and '"add"' in listed.text

@@ -22,7 +22,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.support.clients import ResourceUpdates, legacy_client
-from tests.support.documented import INTERRUPTED, SHUTTING_DOWN
+from tests.support.documented import INTERRUPTED, PARSE_ERROR, SHUTTING_DOWN
 from tests.support.raw import RawSession, SseEvent, sse_events
 from tests.support.redis import RedisServer
 from tests.support.replicas import Replica, round_robin_proxy, running_replicas
@@ -263,6 +263,10 @@ async def test_a_draining_replica_says_so_and_takes_no_new_request(
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "1"
             assert refused.json()["error"]["code"] == SHUTTING_DOWN
+            # A body nested too deep for any parser carries no request: the parse error, as outside a drain.
+            deep = "[" * 100_000 + "]" * 100_000
+            malformed = await http.post(a.mcp_url, content=deep, headers=session.headers())
+            assert malformed.status_code == 400 and malformed.json()["error"]["code"] == PARSE_ERROR
             # What finishes running work still passes: a notification is accepted.
             notification = {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}
             assert (await http.post(a.mcp_url, json=notification, headers=session.headers())).status_code == 202

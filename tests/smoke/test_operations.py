@@ -73,6 +73,40 @@ async def test_each_request_gets_an_http_and_an_mcp_log_line(server: RunningServ
     assert all(r["path"] == "/mcp" and isinstance(r["duration_ms"], int | float) for r in posts())
 
 
+JUNK_SESSION = "x" * 20_000  # far past any session id, within PRYNAI_MAX_HEADER_BYTES
+LOGGED_JUNK = "invalid:" + "x" * 64 + "…"
+MODERN_LIST = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/list",
+    "params": {
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+    },
+}
+
+
+async def test_a_junk_session_id_is_not_copied_into_the_log(server: RunningServer, http: httpx2.AsyncClient) -> None:
+    """Each request's lines stay a few hundred bytes whatever Mcp-Session-Id says: a valid id is logged as it is,
+    anything else as `invalid:` and its first 64 characters."""
+    since = server.log_size()
+    junk = {"Mcp-Session-Id": JUNK_SESSION, "Accept": "application/json, text/event-stream"}
+    legacy = await http.post(server.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=junk)
+    assert legacy.status_code == 404
+    modern_headers = {**junk, "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+    modern = await http.post(server.mcp_url, json=MODERN_LIST, headers=modern_headers)  # this wire ignores the header
+    assert modern.status_code == 200, modern.text
+    await eventually(lambda: len([r for r in server.log_records(since) if r.get("event") == "http"]) >= 2, 5)
+
+    written = server.log(since)
+    assert max(len(line) for line in written.splitlines()) < 1000
+    records = server.log_records(since)
+    assert [r["session"] for r in records if r.get("event") == "http"] == [LOGGED_JUNK, LOGGED_JUNK]
+    assert [r["session"] for r in records if r.get("event") == "mcp"] == [None]  # the modern call: no session
+
+
 async def test_log_level_warning_drops_the_request_lines(http: httpx2.AsyncClient) -> None:
     with running_server({"PRYNAI_LOG_LEVEL": "WARNING"}) as quiet:
         session = RawSession(http, [quiet.mcp_url])

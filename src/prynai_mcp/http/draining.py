@@ -65,7 +65,7 @@ def _carries_request(body: bytes) -> bool:
     not parse is left to the SDK, which answers it 400."""
     try:
         parsed: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for Python is no more a request than malformed JSON
         return False
     members = parsed if isinstance(parsed, list) else [parsed]
     return any(isinstance(member, dict) and "method" in member and "id" in member for member in members)

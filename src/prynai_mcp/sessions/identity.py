@@ -27,7 +27,10 @@ def is_session_id(value: str) -> bool:
 
 
 def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
-    """The session-based session a request belongs to (its `Mcp-Session-Id`), or None (2026-07-28, stateless)."""
+    """The session-based session a request belongs to (its `Mcp-Session-Id`), or None (2026-07-28, stateless).
+
+    Only an id of the server's own form is returned: whatever else a client puts in the header (the 2026-07-28 wire
+    does not look at it) is no session, and never reaches a log line, a span or a store key from here."""
     request = ctx.request
     headers = getattr(request, "headers", None)
     if headers is None:
@@ -35,7 +38,15 @@ def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
     value = headers.get(SESSION_HEADER)
     if value is None:  # the opening request: the manager put the new session's id in the scope
         value = getattr(request, "scope", {}).get(SESSION_SCOPE_KEY)
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and is_session_id(value) else None
+
+
+def loggable_session_id(value: str | None) -> str | None:
+    """What a log line may say of a presented session id: the id itself when it has the server's form, else
+    `invalid:` and at most its first 64 characters (a client must not write megabytes into the log)."""
+    if value is None or is_session_id(value):
+        return value
+    return f"invalid:{value[:64]}" + ("…" if len(value) > 64 else "")
 
 
 def principal_key(scope: Scope) -> str:

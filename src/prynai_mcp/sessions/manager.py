@@ -198,7 +198,7 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         asked when it is not this one. Anything else passes through unchanged."""
         try:
             message = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses: the SDK answers 400
             return body, None
         if not isinstance(message, dict) or "method" in message or not ("result" in message or "error" in message):
             return body, None

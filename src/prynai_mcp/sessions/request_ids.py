@@ -17,6 +17,7 @@ from mcp_types import JSONRPCRequest
 from prynai_mcp import _sdk
 
 _PREFIX = "pr"
+_MAX_ID_DIGITS = 20
 
 
 def global_id(replica_id: str, local_id: int | str) -> str:
@@ -31,7 +32,10 @@ def owner_of(request_id: Any) -> tuple[str, int | str] | None:
     replica, _, local = rest.partition(".")
     if prefix != _PREFIX or not replica or not local:
         return None
-    return replica, int(local) if local.lstrip("-").isdigit() else local
+    # The SDK counts from 0: a number longer than any it could reach is no id of its (and `int()` of thousands of
+    # digits raises), so it stays a string the SDK knows nothing of.
+    numeric = local.lstrip("-").isdigit() and len(local) <= _MAX_ID_DIGITS
+    return replica, int(local) if numeric else local
 
 
 class GlobalRequestIds:
