@@ -13,7 +13,7 @@ import pytest
 from entra_standin import RunningStandIn, StandInAuthority, running_standin
 from mcp.shared.exceptions import MCPError
 
-from tests.auth.forge import hs256_with_public_key, tampered, unsigned
+from tests.auth.forge import hs256_with_public_key, signed_payload, tampered, unsigned
 from tests.auth.protected import (
     LEGACY_VERSION,
     STREAM_ACCEPT,
@@ -67,9 +67,13 @@ async def test_a_refused_request_logs_no_junk_session_id(standin: RunningStandIn
         headers = {**STREAM_ACCEPT, "Mcp-Session-Id": "x" * 20_000}
         response = await client.post(entra_server.mcp_url, json=initialize_body(), headers=headers)
     assert response.status_code == 401
-    await eventually(lambda: any(r.get("event") == "http" for r in entra_server.log_records(since)), 5)
-    [line] = [r for r in entra_server.log_records(since) if r.get("event") == "http"]
-    assert line["status"] == 401 and line["session"] == "invalid:" + "x" * 64 + "…"
+    marker = "invalid:" + "x" * 64 + "…"
+
+    def refused_lines() -> list[dict[str, Any]]:
+        lines = entra_server.log_records(since)
+        return [r for r in lines if r.get("event") == "http" and r.get("status") == 401 and r["session"] == marker]
+
+    await eventually(lambda: len(refused_lines()) == 1, 5)
     assert max(len(text) for text in entra_server.log(since).splitlines()) < 1000
 
 
@@ -145,6 +149,30 @@ def _oversized(a: StandInAuthority) -> str:
     return a.mint(claims={"padding": "x" * 24_000})
 
 
+def _exp_of(exp: str) -> Callable[[StandInAuthority], str]:
+    """A token signed by the authority whose `exp` is the JSON text `exp`, as written (not re-encoded)."""
+
+    def forge(a: StandInAuthority) -> str:
+        claims = json.dumps({**a.claims(), "exp": "EXP"}, separators=(",", ":"))
+        return signed_payload(claims.replace('"EXP"', exp).encode(), a.key().private_key, a.active_kid)
+
+    forge.__name__ = f"_exp_{exp}"[:24]
+    return forge
+
+
+MALFORMED_EXP = "exp claim is not a time"
+EXP_REFUSALS: list[tuple[Callable[[StandInAuthority], str], str]] = [
+    (_exp_of('"soon"'), MALFORMED_EXP),
+    (_exp_of("[1900000000]"), MALFORMED_EXP),
+    (_exp_of("1e400"), MALFORMED_EXP),  # infinity to Python's parser
+    (_exp_of('"1900000000"'), MALFORMED_EXP),  # int() reads it; `+ leeway` did not
+    (_exp_of("1" + "0" * 400), MALFORMED_EXP),  # too large for a float
+    (_exp_of("1e300"), MALFORMED_EXP),
+    (_exp_of("null"), "lacks the 'exp' claim"),  # PyJWT: null is missing
+    (_exp_of("true"), MALFORMED_EXP),
+    (_exp_of("-1"), MALFORMED_EXP),
+]
+
 REFUSALS: list[tuple[Callable[[StandInAuthority], str], str]] = [
     (_expired, "expired"),
     (_not_yet_valid, "not valid yet"),
@@ -156,6 +184,7 @@ REFUSALS: list[tuple[Callable[[StandInAuthority], str], str]] = [
     (_tampered, "signature does not verify"),
     (_garbage, "not a well-formed JWT"),
     (_oversized, "longer than"),
+    *EXP_REFUSALS,
 ]
 
 

@@ -28,10 +28,10 @@ from prynai_mcp.auth.reasons import AuthorityUnavailable, Reason, TokenRejected
 # Entra tokens are 1-3 KB, up to ~10 KB with many group claims; anything larger is refused before parsing.
 MAX_TOKEN_CHARS = 16 * 1024
 REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "tid", "sub"]
+MAX_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z: any later `exp` is no date a token is issued with
 
 _JWT_ERRORS: list[tuple[type[jwt.PyJWTError], Reason, str]] = [
     (jwt.InvalidSignatureError, Reason.BAD_SIGNATURE, "The token's signature does not verify."),
-    (jwt.ExpiredSignatureError, Reason.EXPIRED, "The token has expired; get a new one."),
     (jwt.ImmatureSignatureError, Reason.NOT_YET_VALID, "The token is not valid yet (check the clocks)."),
     (jwt.InvalidAlgorithmError, Reason.UNSUPPORTED_ALGORITHM, "The token's signing algorithm is not accepted."),
     (jwt.InvalidIssuedAtError, Reason.MALFORMED, "The token's iat claim is not a number."),
@@ -106,6 +106,7 @@ class EntraTokenVerifier:
         if key is None:
             raise TokenRejected(Reason.UNKNOWN_KEY, "The token is signed with a key the authority does not publish.")
         claims = self._decode(token, key)
+        self._check_expiry(claims)
         self._check_origin(claims)
         return claims
 
@@ -117,7 +118,9 @@ class EntraTokenVerifier:
                 algorithms=list(self.policy.algorithms),
                 audience=list(self.policy.audiences),
                 leeway=self.policy.leeway,
-                options={"require": REQUIRED_CLAIMS, "verify_iss": False},  # issuer: _check_origin, with tenant
+                # Issuer: _check_origin, with the tenant. Expiry: _check_expiry, which also refuses an `exp` PyJWT
+                # lets through (a numeric string, a number past any date) that would fail later, as a 500.
+                options={"require": REQUIRED_CLAIMS, "verify_iss": False, "verify_exp": False},
             )
         except jwt.InvalidAudienceError:
             expected = ", ".join(self.policy.audiences)
@@ -131,6 +134,14 @@ class EntraTokenVerifier:
                 if isinstance(exc, error_type):
                     raise TokenRejected(reason, description) from None
             raise TokenRejected(Reason.MALFORMED, "The token's claims could not be read.") from None
+
+    def _check_expiry(self, claims: Mapping[str, Any]) -> None:
+        """`exp` must be a finite number of seconds, no later than the year 9999, and not past (with the leeway)."""
+        exp = claims["exp"]
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 <= exp <= MAX_EXP:  # NaN fails too
+            raise TokenRejected(Reason.MALFORMED, "The token's exp claim is not a time (seconds since 1970).")
+        if exp + self.policy.leeway <= time.time():
+            raise TokenRejected(Reason.EXPIRED, "The token has expired; get a new one.")
 
     def _check_origin(self, claims: Mapping[str, Any]) -> None:
         """Tenant first (the more useful message), then the exact issuer for that tenant and token version."""
