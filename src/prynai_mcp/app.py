@@ -1,8 +1,11 @@
 """The ASGI application: /mcp (Streamable HTTP, both wires), /healthz, /readyz, /livez, CORS, guards and access logs.
 
-`create_app()` is the container entry (`uvicorn prynai_mcp.app:create_app --factory`); `prynai-mcp serve` uses it too.
-Order of the edge, outermost first: access log -> CORS -> catch-all (JSON-RPC 500) -> Host/Origin guard -> JSON error
-bodies -> drain gate -> routes. SIGTERM drains the replica before the server stops (`prynai_mcp.drain`).
+`create_app()` is what `prynai-mcp serve` (the container's command) runs; `uvicorn prynai_mcp.app:create_app --factory`
+runs it too, without the request head's limits below.
+Order of the edge, outermost first: access log -> body read timeout (408) -> CORS -> catch-all (JSON-RPC 500) ->
+Host/Origin guard -> JSON error bodies -> drain gate -> routes. The request head's limits (timeout, size) are the HTTP
+protocol's (`prynai_mcp.http.protocol`), before any of this runs. SIGTERM drains the replica before the server stops
+(`prynai_mcp.drain`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from prynai_mcp.http.errors import JsonErrorBodies, UnavailableAs503
 from prynai_mcp.http.guard import HostOriginGuard
 from prynai_mcp.http.health import health_routes
 from prynai_mcp.http.mcp_routes import mcp_routes
+from prynai_mcp.http.read_timeout import BodyReadTimeout
 from prynai_mcp.observability import AccessLog, configure_logging, mcp_log
 from prynai_mcp.protocol_errors import invalid_params
 from prynai_mcp.redis_store.client import report_store_outages
@@ -125,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     middleware = [
         Middleware(AccessLog),
+        # Outside the rest: a body trickled past the deadline is answered 408 whatever the app made of it.
+        Middleware(BodyReadTimeout, seconds=settings.prynai_request_read_timeout_seconds),
         *telemetry.edge(),  # counts SSE streams (nothing while telemetry is off)
         Middleware(
             CORSMiddleware,

@@ -17,6 +17,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from prynai_mcp.config import Settings
+from prynai_mcp.http.protocol import http_protocol
 
 # After the drain (`prynai_mcp.drain`) hands SIGTERM to uvicorn, nothing should be left but answers being flushed, and
 # requests that outlived PRYNAI_SHUTDOWN_GRACE_SECONDS, which are to be cut: uvicorn waits this long, then cancels.
@@ -74,7 +75,12 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=settings.ssl_keyfile or None,
         timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
         timeout_keep_alive=int(settings.prynai_http_keepalive_seconds),
-        h11_max_incomplete_event_size=settings.prynai_max_header_bytes,
+        # httptools with what uvicorn leaves out: a deadline for the request head, and a cap on its size.
+        http=http_protocol(
+            read_timeout=settings.prynai_request_read_timeout_seconds,
+            max_header_bytes=settings.prynai_max_header_bytes,
+        ),
+        h11_max_incomplete_event_size=settings.prynai_max_header_bytes,  # were h11 chosen instead
         # X-Forwarded-For / -Proto are believed only from the proxies named: anyone else could forge a client
         # address, and with it a principal (the per-principal bounds count client addresses when auth is off).
         proxy_headers=bool(settings.prynai_trusted_proxies),

@@ -96,9 +96,10 @@ class Settings(BaseSettings):
     prynai_event_log_max_session_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # Redis connections one replica may open (waiting streams hold none: one reader wakes them all).
     prynai_redis_max_connections: int = Field(default=64, ge=8)
-    # Request headers larger than this together get 431.
+    # A request head (request line and headers) larger than this gets 431 (`prynai_mcp.http.protocol`).
     prynai_max_header_bytes: int = Field(default=32 * 1024, ge=4096)
-    # A client that takes longer than this to send a request's headers, or its body, is cut off (slow clients).
+    # A client that takes longer than this to send a request's headers, or its body, gets 408 and is cut off (slow
+    # clients): headers by `prynai_mcp.http.protocol`, the body by `prynai_mcp.http.read_timeout`.
     prynai_request_read_timeout_seconds: float = Field(default=30, gt=0)
     # How long an idle client connection is kept open for its next request. Longer than the idle timeout of the
     # balancers in front (commonly 60 s), so a balancer never reuses a connection the server is closing.

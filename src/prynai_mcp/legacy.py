@@ -2,7 +2,7 @@
 
 - `resources/subscribe` and `resources/unsubscribe` (MCPServer registers neither) recorded in the state backend, for
   URIs a resource or template of the surface serves, at most `PRYNAI_MAX_SUBSCRIPTIONS_PER_SESSION` per session;
-- `logging/setLevel`, remembered per session and honoured by `client_log`;
+- `logging/setLevel`, remembered per session and honoured by `client_logger`;
 - nothing else: resource changes reach subscribed sessions' GET streams through the change feed
   (`prynai_mcp.changes`), which reads the subscriptions recorded here.
 
@@ -12,6 +12,7 @@ Entry: `LegacySessions.install`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 _LEVELS: tuple[LoggingLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _RANK: dict[str, int] = {level: rank for rank, level in enumerate(_LEVELS)}
 
+ClientLog = Callable[[LoggingLevel, str], Awaitable[None]]
+
 
 class LegacySessions:
     """Per-session choices of legacy clients: their subscriptions and log level."""
@@ -56,17 +59,24 @@ class LegacySessions:
         server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
         server.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
 
-    async def client_log(self, ctx: Context[Any, Any], level: LoggingLevel, message: str) -> None:
-        """Send a log line to the client, honouring the session's `logging/setLevel` on the legacy wire.
+    async def client_logger(self, ctx: Context[Any, Any]) -> ClientLog:
+        """A sender of log lines to the client for the rest of this call, honouring the session's
+        `logging/setLevel` on the legacy wire (on the modern wire the SDK applies the level the request carried).
 
-        On the modern wire the SDK applies the level the request carried in `_meta`.
+        The level is read here, once: a call that logs as it goes is not stopped by a store outage after it began
+        (its lines still reach the client live). An outage now raises, before any work is done.
         """
+        least = 0
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             session_id = session_id_of(ctx.request_context)
             chosen = await self._backend.get_log_level(session_id) if session_id else None
-            if chosen is not None and _RANK[level] < _RANK.get(chosen, 0):
-                return
-        await ctx.log(level, message)
+            least = _RANK.get(chosen, 0) if chosen is not None else 0
+
+        async def log(level: LoggingLevel, message: str) -> None:
+            if _RANK[level] >= least:
+                await ctx.log(level, message)
+
+        return log
 
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
         session_id = self._require_session(ctx)

@@ -75,10 +75,11 @@ def build_server(
         steps: Annotated[int, Field(ge=1, le=1000, description="How many steps to run")] = 5,
         delay_seconds: Annotated[float, Field(ge=0, le=60, description="Pause between steps")] = 0.1,
     ) -> str:
+        log = await services.sessions.client_logger(ctx)  # the session's level, read once: see client_logger
         for step in range(1, steps + 1):
             await anyio.sleep(delay_seconds)
             await ctx.report_progress(step, steps, f"step {step}/{steps}")
-            await services.sessions.client_log(ctx, "info", f"long_task step {step}/{steps}")
+            await log("info", f"long_task step {step}/{steps}")
         return "done"
 
     @mcp.tool(

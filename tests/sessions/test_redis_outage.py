@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 from prynai_mcp.sampling import mock_sampler
 from tests.support.clients import client
 from tests.support.documented import STORE_UNAVAILABLE
-from tests.support.raw import ACCEPT, RawSession, initialize_body
+from tests.support.raw import ACCEPT, RawSession, initialize_body, sse_events
 from tests.support.redis import RedisServer, running_redis
 from tests.support.replicas import Replicas, round_robin_proxy, running_replicas
 
@@ -253,3 +253,34 @@ async def test_redis_connectivity_is_logged_at_each_change_without_secrets() -> 
         assert line["redis_tls"] is False and line["redis_auth"] == "password"
     assert lines[3]["down_seconds"] > 0
     assert "s3cret-redis-key" not in log
+
+
+async def test_a_running_long_task_outlives_a_short_redis_outage(
+    own_redis: RedisServer, http: httpx2.AsyncClient
+) -> None:
+    """Redis goes away after the call began and comes back: the call still runs every step, sends its progress and
+    log lines live (they cannot be stored for resumption meanwhile) and answers "done"."""
+    steps = 6
+    with running_replicas(1, own_redis.url()) as replicas:
+        url = replicas[0].mcp_url
+        session = RawSession(http, [url])
+        await session.open()
+        level = {"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "info"}}
+        assert (await http.post(url, json=level, headers=session.headers())).status_code == 200
+        call = session.call(2, "long_task", {"steps": steps, "delay_seconds": 0.5})
+        seen: list[dict[str, Any]] = []
+        with anyio.fail_after(20):
+            async with http.stream("POST", url, json=call, headers=session.headers()) as response:
+                assert response.status_code == 200
+                async for event in sse_events(response):
+                    if event.data is None:
+                        continue
+                    seen.append(event.data)
+                    if event.data.get("method") == "notifications/progress" and own_redis.running:
+                        await anyio.to_thread.run_sync(own_redis.stop)  # the first step is done: the outage begins
+                    if event.data.get("id") == 2:
+                        break
+        own_redis.start()
+    methods = [m.get("method") for m in seen]
+    assert methods.count("notifications/progress") == steps and methods.count("notifications/message") == steps
+    assert seen[-1]["result"]["content"][0]["text"] == "done", seen[-1]

@@ -60,7 +60,8 @@ class RunningServer:
         return records
 
 
-def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str]:
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any server setting, plus `extra`: what a server under test starts with."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRYNAI_", "ENTRA_", "REDIS_", "AUTH_", "SSL_"))}
     env.pop("CORS_ALLOW_ORIGINS", None)
     env.update(extra or {})
@@ -109,7 +110,7 @@ def running_server(
     log_file = tempfile.NamedTemporaryFile(prefix="prynai-server-", suffix=".log", delete=False)
     if command is None:
         command = [sys.executable, "-m", "prynai_mcp.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=_clean_env(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, env=clean_env(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT)
     server = RunningServer(url=f"{scheme}://127.0.0.1:{port}", process=process, log_path=Path(log_file.name))
     try:
         _wait_ready(server, verify)
