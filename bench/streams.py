@@ -2,14 +2,16 @@
 
     uv run python bench/streams.py [--streams 10000] [--per-session 4] [--pool 64] [--calls 300] [--json FILE]
 
-One `prynai-mcp serve` with one Redis (both on 127.0.0.1). First a new session's `tools/call add` latency with no
-stream open and Redis's client count; then `--streams` standalone GET streams are opened (`--per-session` per
+One `prynai-mcp serve` with one Redis (both on 127.0.0.1). First, with no stream open, what the replica and Redis do
+over 30 s of quiet (Redis commands a second, the replica's CPU), a new session's `tools/call add` latency and
+Redis's client count; then `--streams` standalone GET streams are opened (`--per-session` per
 session, each its own HTTP connection) and left waiting; then, while they wait, the same figures again, the
 replica's RSS, and whether a change reaches every stream (every session is subscribed to `prynai://counter`, one
 `bump_counter` call, the time until the last stream heard it). `--pool` is the replica's
 PRYNAI_REDIS_MAX_CONNECTIONS: the Redis client count never passes it, however many streams wait. `--keepalive` is
-PRYNAI_SSE_KEEPALIVE_SECONDS: every stream renews its session and its slot once a period, the work that grows with
-the streams. Every loop ends by itself.
+PRYNAI_SSE_KEEPALIVE_SECONDS: once a period every stream sends a keep-alive comment and the replica's keep-alive round
+renews every session holding a stream (and the streams' slots), a few hundred sessions to a Redis round trip.
+Every loop ends by itself.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -31,6 +34,8 @@ from tests.support.redis import running_redis
 SUBSCRIBE = b'{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"prynai://counter"}}'
 BUMP = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"bump_counter","arguments":{"by":1}}}'
 OPEN_PARALLEL = 16
+# Seconds of quiet over which Redis's command rate and the replica's CPU are measured: a few keep-alive periods.
+QUIET_SECONDS = 30.0
 
 
 def add_body(request_id: int) -> bytes:
@@ -52,14 +57,27 @@ async def redis_clients(port: int) -> int:
 
 
 async def snapshot(port: int, redis_port: int, pid: int, calls: int) -> dict[str, float]:
-    """A new session's call latency, Redis's client count and the replica's RSS, now."""
+    """What the replica and Redis spend while nothing happens (over `QUIET_SECONDS`: Redis commands a second, the
+    replica's CPU share), then a new session's call latency, Redis's client count and the replica's RSS."""
+    commands, cpu = await redis_info(redis_port, "stats", "total_commands_processed"), cpu_seconds(pid)
+    await asyncio.sleep(QUIET_SECONDS)
+    commands = await redis_info(redis_port, "stats", "total_commands_processed") - commands - 1  # less our INFO
+    quiet_cpu = (cpu_seconds(pid) - cpu) / QUIET_SECONDS
     latencies = await call_latencies(port, calls)
     return {
+        "redis_commands_per_second": commands / QUIET_SECONDS,
+        "replica_cpu_percent": quiet_cpu * 100,
         "redis_clients": await redis_clients(redis_port),
         "rss_kib": rss_kib(pid),
         "call_p50_ms": percentile(latencies, 50) * 1000,
         "call_p95_ms": percentile(latencies, 95) * 1000,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def call_latencies(port: int, calls: int) -> list[float]:
@@ -161,6 +179,12 @@ def report(figures: dict[str, object]) -> None:
     print(f"opened in {figures['open_seconds']:.1f} s\n")
     print("| | no stream open | streams waiting |")
     print("|---|---:|---:|")
+    print(
+        f"| Redis commands a second, quiet | {idle['redis_commands_per_second']:.0f} | "
+        f"{waiting['redis_commands_per_second']:.0f} |"
+    )
+    cpu = f"| {idle['replica_cpu_percent']:.0f} | {waiting['replica_cpu_percent']:.0f} |"
+    print(f"| replica CPU while quiet, % of a core {cpu}")
     print(f"| Redis connections (all clients) | {idle['redis_clients']} | {waiting['redis_clients']} |")
     print(f"| replica RSS, MiB | {idle['rss_kib'] / 1024:.0f} | {waiting['rss_kib'] / 1024:.0f} |")
     print(f"| new call p50, ms | {idle['call_p50_ms']:.2f} | {waiting['call_p50_ms']:.2f} |")

@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await tasks.start(services.bus.run)  # change events from every replica
                 await tasks.start(services.inbox.run, manager.deliver_forwarded)
                 await tasks.start(services.events.run)  # wakes the streams waiting for events
+                await tasks.start(manager.keepalive.run)  # keeps open streams' sessions and slots alive
                 await tasks.start(keep_lease, services.ownership, settings.prynai_replica_lease_seconds)
                 # In memory, expired sessions are swept (Redis expires its keys itself).
                 await tasks.start(services.sweep, min(30.0, settings.prynai_session_idle_seconds / 10))

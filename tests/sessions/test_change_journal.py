@@ -232,7 +232,12 @@ async def test_recovery_outlives_a_redis_outage_and_says_so_once(
             await dead.journal.open(URI)
             await dead.ownership.retire()
             await dead.backend.close()
-            (event,) = await a.events.read("s1", GET_STREAM_KEY, None, block_seconds=10)  # waits for it
+            await tasks.start(a.events.run)  # the wake-ups of a's streams
+            with a.events.watch("s1", GET_STREAM_KEY) as watch, anyio.fail_after(10):
+                # The feed finishes telling the change once it has looked again: the stream wakes with it.
+                while not (found := await a.events.read("s1", GET_STREAM_KEY, None)):
+                    await watch.wait(10)
+            (event,) = found
             assert event[1] == UPDATED
             tasks.cancel_scope.cancel()
         failures = [r for r in caplog.records if "could not look for unfinished changes" in r.getMessage()]

@@ -161,3 +161,89 @@ async def test_a_session_past_its_bytes_loses_whole_streams_never_the_newest(
     assert kept_bytes <= SESSION_BYTES
     status, _ = await resume(session, next(event.id for event in calls[14] if event.id))
     assert status == 200
+
+
+# --- keeping quiet streams alive ----------------------------------------------------------------------------------
+
+KEEPALIVE = 0.5
+QUIET_SESSIONS = 3
+LIVELY = {
+    "PRYNAI_SSE_KEEPALIVE_SECONDS": str(KEEPALIVE),
+    "PRYNAI_SESSION_IDLE_SECONDS": "3",  # shorter than the quiet spell below: only the open streams keep it alive
+    "PRYNAI_REPLICA_LEASE_SECONDS": "1",  # a stream's slot lease: 3 keep-alives + this = 2.5 s, also shorter
+    "PRYNAI_MAX_STREAMS_PER_SESSION": str(STREAMS_PER_SESSION),
+}
+
+
+def command_calls(redis: RedisServer) -> dict[str, int]:
+    with redis.client() as raw:
+        stats = raw.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(figures["calls"]) for name, figures in stats.items()}
+
+
+async def test_quiet_streams_are_kept_alive_per_session_not_per_stream(http: httpx2.AsyncClient) -> None:
+    """Twelve GET streams of three sessions, quiet for longer than the session idle timeout and the streams' slot
+    leases: every stream hears its keep-alives, every session and slot lives on, and Redis sees one renewal per
+    session and keep-alive, none per stream (no read at all while nothing comes)."""
+    with running_redis() as redis, running_replicas(1, redis.url(), LIVELY) as replicas:
+        url = replicas[0].mcp_url
+        sessions = [RawSession(http, [url]) for _ in range(QUIET_SESSIONS)]
+        for session in sessions:
+            await session.open()
+        keepalives: list[int] = []
+        ended: list[int] = []
+        all_open = anyio.Event()
+        quiet_over = anyio.Event()
+        one_ended = anyio.Event()
+
+        async def listen(index: int, session: RawSession) -> None:
+            async with http.stream("GET", url, headers=session.headers(Accept="text/event-stream")) as stream:
+                assert stream.status_code == 200, await stream.aread()
+                keepalives.append(0)
+                if len(keepalives) == QUIET_SESSIONS * STREAMS_PER_SESSION:
+                    all_open.set()
+                slot = len(keepalives) - 1
+                async for line in stream.aiter_lines():
+                    if line == ": keepalive" and not quiet_over.is_set():
+                        keepalives[slot] += 1
+            ended.append(index)
+            if len(ended) == STREAMS_PER_SESSION:
+                one_ended.set()
+
+        async with anyio.create_task_group() as tasks:
+            for index, session in enumerate(sessions):
+                for _ in range(STREAMS_PER_SESSION):
+                    tasks.start_soon(listen, index, session)
+            with anyio.fail_after(15):
+                await all_open.wait()
+            await anyio.sleep(1)  # every stream past its first read
+            before = command_calls(redis)
+            quiet = 4.0
+            await anyio.sleep(quiet)
+            after = command_calls(redis)
+            quiet_over.set()
+            rounds = quiet / KEEPALIVE
+            calls = {name: after.get(name, 0) - before.get(name, 0) for name in ("xrange", "getex")}
+            # Per session and round, not per stream (that would be 12 GETEX a round, and reads besides).
+            assert calls["xrange"] == 0, calls
+            assert 0 < calls["getex"] <= QUIET_SESSIONS * (rounds + 2), calls
+            # Each stream heard about one keep-alive a period.
+            assert min(keepalives) >= rounds / 2, keepalives
+
+            # Quiet longer than the idle timeout and the slot leases: the sessions live, the slots are still held.
+            first = sessions[0]
+            answer = await http.post(url, json=first.call(5, "add", {"a": 1, "b": 2}), headers=first.headers())
+            assert answer.status_code == 200, answer.text
+            extra = await http.get(url, headers=first.headers(Accept="text/event-stream"))
+            assert extra.status_code == 409, extra.text
+
+            # A session ended elsewhere (its record gone, as another replica's DELETE leaves it): its streams end
+            # within a keep-alive round or two; the others' stay open.
+            with redis.client() as raw:
+                (record,) = [key for key in raw.scan_iter("*:session:*") if key.endswith(str(sessions[1].session_id))]
+                raw.delete(record)
+            with anyio.fail_after(5):
+                await one_ended.wait()
+            await anyio.sleep(2 * KEEPALIVE)  # another round: nobody else's streams end
+            assert ended == [1] * STREAMS_PER_SESSION
+            tasks.cancel_scope.cancel()

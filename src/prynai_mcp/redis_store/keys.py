@@ -91,7 +91,8 @@ class Keys:
 
     def session(self, session_id: str) -> str:
         """STRING: the session's registry record (JSON `SessionRecord`). TTL = the session idle timeout, renewed by
-        every request for the session (GETEX) and by every keep-alive of an open GET stream. Its absence is what
+        every request for the session (GETEX) and, while a GET stream is open, by its replica's keep-alive round
+        (`prynai_mcp.sessions.keepalive`). Its absence is what
         "this session does not exist (any more)" means to every replica."""
         return f"{self.prefix}:session:{session_id}"
 
@@ -111,8 +112,8 @@ class Keys:
 
     def streams_appended(self) -> str:
         """Pub/sub CHANNEL: `{session id} {stream}` for every event appended, so the one listener of each replica
-        wakes exactly the streams waiting for it (`prynai_mcp.sessions.wakeups`). Fire-and-forget: a reader that
-        misses one re-reads the log at its next keep-alive."""
+        wakes exactly the streams waiting for it (`prynai_mcp.sessions.wakeups`). Fire-and-forget: a listener that
+        lost its connection wakes every reader of its replica once it is back, and each reads the log again."""
         return f"{self.prefix}:streams:appended"
 
     def session_inflight(self, session_id: str) -> str:
@@ -129,7 +130,7 @@ class Keys:
 
     def session_open_streams(self, session_id: str) -> str:
         """ZSET of the GET streams a session holds open now, on any replica: member = a token per stream, score = the
-        end of its lease (Redis clock, ms), renewed at every keep-alive of the stream and removed when it closes; a
+        end of its lease (Redis clock, ms), renewed by its replica's keep-alive round and removed when it closes; a
         stream of a killed replica lapses by itself. Bounds `PRYNAI_MAX_STREAMS_PER_SESSION` (`ACQUIRE_SLOT`).
         TTL = the lease, kept at least as long as the latest member's."""
         return f"{self.prefix}:session:{session_id}:open-streams"
@@ -314,10 +315,14 @@ RENEW_SLOT = (
     _NOW_MS
     + _EXTEND_TTL
     + """
--- KEYS[1] the owner's slots (ZSET); ARGV[1] member, ARGV[2] lease ms.
-local lease = tonumber(ARGV[2])
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[1]) == 1 then extend(KEYS[1], lease) end
-return 1
+-- KEYS[1] the owner's slots (ZSET); ARGV[1] lease ms, ARGV[2..] members.
+local lease = tonumber(ARGV[1])
+local renewed = 0
+for i = 2, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[i])
+end
+if renewed > 0 then extend(KEYS[1], lease) end
+return renewed
 """
 )
-"""Extend a held slot's lease (never take a slot released since)."""
+"""Extend the leases of held slots of one owner (never take a slot released since); how many were renewed."""

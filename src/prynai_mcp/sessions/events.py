@@ -8,11 +8,13 @@ dot), the stream says which one a `Last-Event-ID` resumes.
 Bounds, on either backend: a stream keeps its newest `max_events` and at most `max_stream_bytes` of messages (its
 oldest go first, never the newest); a session keeps at most `max_session_bytes` across its streams (its largest other
 streams go, whole); a stream lives `retention_seconds` after its last event. A reader waiting for events holds no
-connection (`prynai_mcp.sessions.wakeups`).
+connection and makes no call while nothing comes: it `watch`es its stream and reads when woken
+(`prynai_mcp.sessions.wakeups`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -24,7 +26,7 @@ import anyio
 import anyio.abc
 from mcp.server.streamable_http import GET_STREAM_KEY
 
-from prynai_mcp.sessions.wakeups import Wakeups, wait
+from prynai_mcp.sessions.wakeups import Wakeups, Watch
 
 Message = dict[str, Any]
 Event = tuple[str, Message | None]  # (event id, message; None for a priming event)
@@ -56,11 +58,12 @@ class EventLog(Protocol):
     async def append(self, session_id: str, stream: str, message: Message | None) -> str:
         """Add an event to the end of `stream`; return its event id."""
 
-    async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:
-        """Events of `stream` after entry `after` (None: from its start), oldest first.
+    async def read(self, session_id: str, stream: str, after: str | None) -> list[Event]:
+        """Events of `stream` after entry `after` (None: from its start), oldest first."""
 
-        With `block_seconds`, waits up to that long for the first event when there is none yet.
-        """
+    def watch(self, session_id: str, stream: str) -> contextlib.AbstractContextManager[Watch]:
+        """Registration, for as long as a reader keeps it, to be woken when `stream` may have grown (or the session
+        ended): take it before the first read, then read whenever `Watch.wait` says so."""
 
     async def last_entry(self, session_id: str, stream: str) -> str | None:
         """The entry of the newest event, to read only what comes next; None for an empty stream."""
@@ -130,15 +133,11 @@ class MemoryEventLog:
         self.wakeups.wake(session_id, stream)
         return event_id(str(entry), stream)
 
-    async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:
-        deadline = anyio.current_time() + block_seconds
-        while True:
-            with self.wakeups.waiting(session_id, stream) as woken:
-                found = self._after(session_id, stream, after)
-                left = deadline - anyio.current_time()
-                if found or left <= 0:
-                    return found
-                await wait(woken, left)
+    async def read(self, session_id: str, stream: str, after: str | None) -> list[Event]:
+        return self._after(session_id, stream, after)
+
+    def watch(self, session_id: str, stream: str) -> contextlib.AbstractContextManager[Watch]:
+        return self.wakeups.watching(session_id, stream)
 
     async def last_entry(self, session_id: str, stream: str) -> str | None:
         log = self._stream(session_id, stream)

@@ -61,6 +61,7 @@ from prynai_mcp.sessions.identity import (
     principal_of,
 )
 from prynai_mcp.sessions.inbox import ReplicaInbox
+from prynai_mcp.sessions.keepalive import StreamKeepAlive
 from prynai_mcp.sessions.ownership import Lost, Ownership
 from prynai_mcp.sessions.registry import SessionRecord, SessionRegistry
 from prynai_mcp.sessions.request_ids import GlobalRequestIds, owner_of
@@ -127,6 +128,9 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
         self._max_stream_seconds = max_stream_seconds
         self.drain = drain or Drain(grace_seconds=0)  # GET streams end with a retry hint when it begins
         self.slots = slots
+        self.keepalive = StreamKeepAlive(
+            period_seconds=keepalive_seconds, registry=registry, slots=slots.streams, used=self._used
+        )  # its round runs in the app's lifespan
         # Local copies, least recently used first: the ones dropped when `max_sessions` are held.
         self._recent: OrderedDict[str, None] = OrderedDict()
 
@@ -360,69 +364,62 @@ class RoamingSessionManager(StreamableHTTPSessionManager):
                     logger.warning("could not release a stream of session %s: %s", session_id, error)
 
     async def _stream_events(
-        self, session_id: str, stream: str, after: str | None, *, announce: bool = False, slot: str | None = None
+        self, session_id: str, stream: str, after: str | None, *, announce: bool, slot: str
     ) -> AsyncIterator[str]:
         # A new stream (no Last-Event-ID) says where it starts, so a client cut off before any other event resumes;
         # on a draining replica it ends at once with that position anyway.
         starts = announce and not self.drain.draining
         yield _start(stream, after, self.retry_interval) if starts else f"retry: {self.retry_interval}\n\n"
         is_request = stream != GET_STREAM_KEY
-        quiet = 0.0
         ends_at = anyio.current_time() + self._max_stream_seconds if self._max_stream_seconds else math.inf
-        renew_at = anyio.current_time() + self._keepalive_seconds
-        first = True
-        while True:
-            block = min(self._keepalive_seconds, _ORPHAN_CHECK_SECONDS) if is_request else self._keepalive_seconds
-            if first and is_request:
-                block = 0  # a resumed request that is over ends at once, without a wait first
-            first = False
-            if slot is not None and anyio.current_time() >= renew_at:
-                renew_at = anyio.current_time() + self._keepalive_seconds
-                await self.slots.streams.renew(session_id, slot)  # the stream is still open: keep its slot
-            if (left := ends_at - anyio.current_time()) <= 0:
-                # Held long enough (PRYNAI_SSE_MAX_STREAM_SECONDS): end it ourselves, before a proxy cuts it
-                # without a word; the client reconnects from here, to any replica.
-                yield _handover(stream, after, self.retry_interval)
-                return
-            block = min(block, left)
-            batch = None
-            with self.drain.stream_wait():
-                batch = await self.events.read(session_id, stream, after, block_seconds=block)
-            if batch is None:
-                # This replica is leaving: the client reconnects (through the balancer, to another replica), which
-                # serves the rest of this stream from the shared log.
-                yield _handover(stream, after, self.retry_interval)
-                return
-            if not batch and is_request:
-                status = await self.ownership.status(session_id, stream)
-                if isinstance(status, Lost):
-                    await self.events.append(session_id, stream, interrupted_error(status.request_id))
-                    telemetry.request_interrupted()
-                    continue
-                if status == "finished":
-                    # Its answer was stored before its claim was released: read once more, and if nothing
-                    # follows `after`, the client already had the answer; the stream is over.
-                    batch = await self.events.read(session_id, stream, after)
-                    if not batch:
-                        return
-            if not batch and is_request and (quiet := quiet + block) < self._keepalive_seconds:
-                continue
-            quiet = 0.0
-            if not batch:
-                # Quiet: keep proxies from timing the stream out, keep the session alive, stop if it ended.
-                record = await self.registry.get(session_id)
-                if record is None:
+        # Watched before the first read, so nothing appended from now on is missed; kept alive (session, slot) by
+        # the replica's keep-alive round, so waiting costs this stream no call at all.
+        with self.events.watch(session_id, stream) as watch, self.keepalive.holding(session_id, slot, watch) as held:
+            quiet_since = anyio.current_time()
+            while not held.ended:
+                now = anyio.current_time()
+                if (left := ends_at - now) <= 0:
+                    # Held long enough (PRYNAI_SSE_MAX_STREAM_SECONDS): end it ourselves, before a proxy cuts it
+                    # without a word; the client reconnects from here, to any replica.
+                    yield _handover(stream, after, self.retry_interval)
                     return
-                await self._used(record)
-                yield ": keepalive\n\n"
-                continue
-            for event, message in batch:
-                after = event.partition(".")[0]
-                if message is None:
+                wait = min(left, max(0.0, quiet_since + self._keepalive_seconds - now))
+                if is_request:
+                    wait = min(wait, _ORPHAN_CHECK_SECONDS)  # is the replica running the request still there?
+                woken = None
+                with self.drain.stream_wait():
+                    woken = await watch.wait(wait)
+                if woken is None:
+                    # This replica is leaving: the client reconnects (through the balancer, to another replica),
+                    # which serves the rest of this stream from the shared log.
+                    yield _handover(stream, after, self.retry_interval)
+                    return
+                batch = await self.events.read(session_id, stream, after) if woken else []
+                if not batch and is_request and not held.ended:
+                    status = await self.ownership.status(session_id, stream)
+                    if isinstance(status, Lost):
+                        await self.events.append(session_id, stream, interrupted_error(status.request_id))
+                        telemetry.request_interrupted()
+                        continue
+                    if status == "finished":
+                        # Its answer was stored before its claim was released: read once more, and if nothing
+                        # follows `after`, the client already had the answer; the stream is over.
+                        batch = await self.events.read(session_id, stream, after)
+                        if not batch:
+                            return
+                if not batch:
+                    if anyio.current_time() - quiet_since >= self._keepalive_seconds and not held.ended:
+                        quiet_since = anyio.current_time()
+                        yield ": keepalive\n\n"  # keeps proxies from timing a silent stream out
                     continue
-                yield f"event: message\nid: {event}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
-                if stream != GET_STREAM_KEY and _answers(message, stream):
-                    return  # a request's stream ends with its response
+                quiet_since = anyio.current_time()
+                for event, message in batch:
+                    after = event.partition(".")[0]
+                    if message is None:
+                        continue
+                    yield f"event: message\nid: {event}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+                    if stream != GET_STREAM_KEY and _answers(message, stream):
+                        return  # a request's stream ends with its response
 
     # --- session life ----------------------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ finds Redis down raises `StoreUnavailable` within the client's timeouts; the HTT
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -19,7 +21,7 @@ from prynai_mcp.redis_store.keys import Keys
 from prynai_mcp.sessions.events import Event, Message, event_id
 from prynai_mcp.sessions.inbox import Deliver
 from prynai_mcp.sessions.registry import SessionRecord
-from prynai_mcp.sessions.wakeups import RedisWakeups, Wakeups, wait
+from prynai_mcp.sessions.wakeups import RedisWakeups, Wakeups, Watch
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ class RedisSessionRegistry:
         async with self._store.available():
             raw = await self._store.client.getex(self._keys.session(session_id), px=self._idle_ms)
         return None if raw is None else SessionRecord.from_json(raw)
+
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, SessionRecord]:
+        async with self._store.available():
+            pipe = self._store.client.pipeline(transaction=False)  # one round trip for all of them
+            for session_id in session_ids:
+                pipe.getex(self._keys.session(session_id), px=self._idle_ms)
+            raws: list[str | None] = await pipe.execute()
+        found = zip(session_ids, raws, strict=True)
+        return {session_id: SessionRecord.from_json(raw) for session_id, raw in found if raw is not None}
 
     async def delete(self, session_id: str) -> bool:
         async with self._store.available():
@@ -101,20 +112,17 @@ class RedisEventLog:
             entry = await self._append(keys=keys, args=args)
         return event_id(str(entry), stream)
 
-    async def read(self, session_id: str, stream: str, after: str | None, block_seconds: float = 0) -> list[Event]:
+    async def read(self, session_id: str, stream: str, after: str | None) -> list[Event]:
         key = self._keys.session_stream(session_id, stream)
         # redis-py types stream replies loosely; with decode_responses they are lists of (entry id, {field: value}).
         client: Any = self._store.client
         start = "-" if after is None else f"({after}"
-        deadline = anyio.current_time() + block_seconds
-        while True:
-            with self.wakeups.waiting(session_id, stream) as woken:
-                async with self._store.available():
-                    found: list[tuple[str, dict[str, str]]] = await client.xrange(key, min=start, max="+")
-                left = deadline - anyio.current_time()
-                if found or left <= 0:
-                    return [(event_id(entry, stream), _decode(fields)) for entry, fields in found]
-                await wait(woken, left)
+        async with self._store.available():
+            found: list[tuple[str, dict[str, str]]] = await client.xrange(key, min=start, max="+")
+        return [(event_id(entry, stream), _decode(fields)) for entry, fields in found]
+
+    def watch(self, session_id: str, stream: str) -> contextlib.AbstractContextManager[Watch]:
+        return self.wakeups.watching(session_id, stream)
 
     async def last_entry(self, session_id: str, stream: str) -> str | None:
         async with self._store.available():

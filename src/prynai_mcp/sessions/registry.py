@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -47,6 +48,9 @@ class SessionRegistry(Protocol):
 
     async def get(self, session_id: str) -> SessionRecord | None:
         """The live record, its idle TTL refreshed; None when it never existed, expired or was deleted."""
+
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, SessionRecord]:
+        """`get` for many sessions at once (one round trip): the live ones' records, by session id."""
 
     async def delete(self, session_id: str) -> bool:
         """End the session everywhere; True when it existed."""
@@ -98,6 +102,10 @@ class MemorySessionRegistry:
             return None
         self._records[session_id] = (record, now + self._idle_seconds)
         return record
+
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, SessionRecord]:
+        found = {session_id: await self.get(session_id) for session_id in session_ids}
+        return {session_id: record for session_id, record in found.items() if record is not None}
 
     async def delete(self, session_id: str) -> bool:
         return self._records.pop(session_id, None) is not None

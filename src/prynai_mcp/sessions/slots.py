@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +33,9 @@ class Slots(Protocol):
 
     async def renew(self, owner: str, member: str) -> None:
         """Extend the lease of a held slot; a slot no longer held is not taken again."""
+
+    async def renew_many(self, held: Mapping[str, Collection[str]]) -> None:
+        """`renew` every member of every owner given (one round trip), whenever it was last renewed."""
 
     async def release(self, owner: str, member: str) -> None:
         """Give the slot back; unknown slots are ignored."""
@@ -54,9 +58,15 @@ class MemorySlots:
         return True
 
     async def renew(self, owner: str, member: str) -> None:
-        held = self._live(owner)
-        if member in held:
-            held[member] = time.monotonic() + self._lease
+        await self.renew_many({owner: (member,)})
+
+    async def renew_many(self, held: Mapping[str, Collection[str]]) -> None:
+        until = time.monotonic() + self._lease
+        for owner, members in held.items():
+            live = self._live(owner)
+            for member in members:
+                if member in live:
+                    live[member] = until
 
     async def release(self, owner: str, member: str) -> None:
         held = self._held.get(owner)
@@ -106,7 +116,16 @@ class RedisSlots:
             self._renewed = {slot: at for slot, at in self._renewed.items() if now - at < self._renew_every}
         self._renewed[(owner, member)] = now
         async with self._store.available():
-            await self._renew(keys=[self._key(owner)], args=[member, self._lease_ms])
+            await self._renew(keys=[self._key(owner)], args=[self._lease_ms, member])
+
+    async def renew_many(self, held: Mapping[str, Collection[str]]) -> None:
+        if not held:
+            return
+        async with self._store.available():
+            pipe = self._store.client.pipeline(transaction=False)
+            for owner, members in held.items():
+                await self._renew(keys=[self._key(owner)], args=[self._lease_ms, *members], client=pipe)
+            await pipe.execute()
 
     async def release(self, owner: str, member: str) -> None:
         self._renewed.pop((owner, member), None)

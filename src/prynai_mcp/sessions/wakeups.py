@@ -4,11 +4,12 @@ A waiting stream costs an `anyio.Event` here, never a Redis connection: with Red
 (`RedisWakeups`) hears every append and wakes the streams waiting for it, so 10,000 open GET streams use the same few
 connections as none.
 
-Guarantee: no append is missed. A reader registers (`waiting`) before it reads the log and waits only when it found
-nothing, so an append between its read and its wait still wakes it. A wake-up carries no data (the reader reads the
-log again), so a spurious one costs a read and a lost one (the listener reconnecting) costs at most one wait: after
-a reconnect the listener wakes every reader, and each reads the log again.
-Entry: `Wakeups.waiting()` around a read-then-wait, `Wakeups.wake()` after an append.
+Guarantee: no append is missed. A reader registers (`watching`) before it first reads the log and stays registered
+while its stream is open, so an append at any moment after that, during a read included, leaves its `Watch` pending
+and the next `wait` returns at once. A wake-up carries no data (the reader reads the log again), so a spurious one
+costs a read and a lost one (the listener reconnecting) costs at most one wait: after a reconnect the listener wakes
+every reader, and each reads the log again. A wait that times out unwoken costs nothing: no read follows it.
+Entry: `Wakeups.watching()` for the life of a stream, `Wakeups.wake()` after an append.
 """
 
 from __future__ import annotations
@@ -31,22 +32,47 @@ _RECONNECT_SECONDS = 1.0
 _PING_SECONDS = 30.0
 
 
+class Watch:
+    """One reader's registration: pending from the start (the first `wait` returns at once, so the reader reads), and
+    again after each wake-up."""
+
+    def __init__(self) -> None:
+        self._pending = True
+        self._woken = anyio.Event()
+
+    def set(self) -> None:
+        self._pending = True
+        self._woken.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a wake-up; whether there was one (then read the log: it may have grown)."""
+        if not self._pending:
+            with anyio.move_on_after(seconds):
+                await self._woken.wait()
+        woken = self._pending
+        if woken:
+            # Reset before the reader reads: an append during its read wakes this watch again.
+            self._pending = False
+            self._woken = anyio.Event()
+        return woken
+
+
 class Wakeups:
     """This replica's waiting readers, by session and stream."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, dict[str, set[anyio.Event]]] = {}
+        self._waiting: dict[str, dict[str, set[Watch]]] = {}
 
     @contextlib.contextmanager
-    def waiting(self, session_id: str, stream: str) -> Iterator[anyio.Event]:
-        """An event set when `stream` of `session_id` may have something new (or the session ended)."""
-        woken = anyio.Event()
+    def watching(self, session_id: str, stream: str) -> Iterator[Watch]:
+        """A watch woken when `stream` of `session_id` may have something new (or the session ended)."""
+        watch = Watch()
         readers = self._waiting.setdefault(session_id, {}).setdefault(stream, set())
-        readers.add(woken)
+        readers.add(watch)
         try:
-            yield woken
+            yield watch
         finally:
-            readers.discard(woken)
+            readers.discard(watch)
             streams = self._waiting.get(session_id)
             if streams is not None and not streams.get(stream):
                 streams.pop(stream, None)
@@ -54,13 +80,13 @@ class Wakeups:
                     del self._waiting[session_id]
 
     def wake(self, session_id: str, stream: str) -> None:
-        for woken in self._waiting.get(session_id, {}).get(stream, ()):
-            woken.set()
+        for watch in self._waiting.get(session_id, {}).get(stream, ()):
+            watch.set()
 
     def wake_session(self, session_id: str) -> None:
         for readers in self._waiting.get(session_id, {}).values():
-            for woken in readers:
-                woken.set()
+            for watch in readers:
+                watch.set()
 
     def wake_all(self) -> None:
         for session_id in list(self._waiting):
@@ -69,13 +95,6 @@ class Wakeups:
     @property
     def waiting_readers(self) -> int:
         return sum(len(readers) for streams in self._waiting.values() for readers in streams.values())
-
-
-async def wait(woken: anyio.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for `woken`; whether it was set."""
-    with anyio.move_on_after(seconds):
-        await woken.wait()
-    return woken.is_set()
 
 
 class RedisWakeups:
@@ -88,7 +107,7 @@ class RedisWakeups:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen until cancelled, reconnecting as needed; reports started at once (a down Redis must not hold up
-        start-up: readers fall back to reading at each keep-alive until the listener is back)."""
+        start-up: once the listener is (back) in place it wakes every reader, and each reads the log again)."""
         task_status.started()
         while True:
             pubsub = self._store.pubsub()
