@@ -126,8 +126,6 @@ async def measure(args: argparse.Namespace, port: int, redis_port: int, pid: int
     figures: dict[str, object] = {"streams": args.streams, "per_session": args.per_session, "pool": args.pool}
     figures["idle"] = await snapshot(port, redis_port, pid, args.calls)
     sessions = -(-args.streams // args.per_session)
-    control = Connection(port)
-    await control.open()
     gate = asyncio.Semaphore(OPEN_PARALLEL)
 
     async def prepared_session() -> str:
@@ -156,6 +154,8 @@ async def measure(args: argparse.Namespace, port: int, redis_port: int, pid: int
     await asyncio.sleep(args.settle)  # every stream past its first read, waiting
     figures["waiting"] = await snapshot(port, redis_port, pid, args.calls)
     listeners = [asyncio.create_task(heard_change(conn)) for conn in streams]
+    control = Connection(port)  # opened now: a connection left silent is closed after the HTTP keep-alive
+    await control.open()
     bump_session = await open_session([control])
     bumped = time.perf_counter()
     control.send(b"POST", b"/mcp", mcp_headers(bump_session), BUMP)
