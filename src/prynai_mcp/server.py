@@ -24,7 +24,7 @@ from mcp_types import (
 )
 from pydantic import Field
 
-from prynai_mcp.sampling import ask_client_llm, sampled_text
+from prynai_mcp.sampling import SamplingRefused, ask_client_llm, sampled_text
 from prynai_mcp.services import SERVER_NAME, VERSION, Services
 
 COUNTER_URI = "prynai://counter"
@@ -85,11 +85,12 @@ def build_server(
     @mcp.tool(
         title="Summarize with the client's LLM",
         description="Ask the client's model (MCP sampling) to summarize the text; "
-        "answers 'sampling unavailable' when the client cannot sample.",
+        "answers 'sampling unavailable' when the client cannot sample, "
+        "and 'sampling unavailable: <the client's reason>' when its sampling declined or failed.",
         annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
     )
     async def summarize_via_client_llm(
-        text: str, summary: Annotated[CreateMessageResult | None, Resolve(ask_client_llm)]
+        text: str, summary: Annotated[CreateMessageResult | SamplingRefused | None, Resolve(ask_client_llm)]
     ) -> str:
         return sampled_text(summary)
 
