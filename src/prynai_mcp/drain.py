@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A listen stream (2026-07-28) is open-ended, like a GET stream: the drain does not wait for it. It ends with the
 # process, and the SDK client reports the subscription lost, which is its cue to listen again (elsewhere).
-_OPEN_ENDED = frozenset({"subscriptions/listen"})
+OPEN_ENDED = frozenset({"subscriptions/listen"})
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -73,7 +73,7 @@ class Drain:
 
     async def track(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """SDK server middleware: count the requests running here, on either wire; the drain waits for them."""
-        if ctx.request_id is None or ctx.method in _OPEN_ENDED:
+        if ctx.request_id is None or ctx.method in OPEN_ENDED:
             return await call_next(ctx)
         self._running += 1
         try:

@@ -6,6 +6,7 @@ server middleware) records every JSON-RPC request with its method, tool, session
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prynai_mcp import telemetry
+from prynai_mcp.drain import OPEN_ENDED
 from prynai_mcp.sessions.identity import SESSION_HEADER, loggable_session_id, session_id_of
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
@@ -125,6 +127,10 @@ async def mcp_log(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> H
         result = await call_next(ctx)
         outcome = "ok"
         return result
+    except asyncio.CancelledError:
+        # The client went away or cancelled: not the server's failure. A listen ends no other way.
+        outcome = "closed" if ctx.method in OPEN_ENDED else "cancelled"
+        raise
     finally:
         tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
         mcp_logger.info(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from tests.support.clients import Recorder, client, text_of
 from tests.support.server import RunningServer
+from tests.support.waiting import eventually
 
 
 async def test_progress_and_logs_stream_in_order(server: RunningServer, wire: str) -> None:
@@ -48,3 +51,17 @@ async def test_long_task_rejects_out_of_range_steps(server: RunningServer, wire:
         result = await mcp.call_tool("long_task", {"steps": 0})
     assert result.is_error
     assert text_of(result) == "Invalid arguments for tool long_task: steps: Input should be greater than or equal to 1"
+
+
+async def test_a_call_the_client_abandons_is_logged_cancelled_not_error(server: RunningServer, wire: str) -> None:
+    since = server.log_size()
+    async with client(server.mcp_url, wire) as session:
+        with anyio.move_on_after(0.5):
+            await session.call_tool("long_task", {"steps": 50, "delay_seconds": 0.2})
+        assert (await session.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
+    await eventually(lambda: bool(_long_task_lines(server, since)), 5)
+    assert [line["status"] for line in _long_task_lines(server, since)] == ["cancelled"]
+
+
+def _long_task_lines(server: RunningServer, since: int) -> list[dict[str, object]]:
+    return [r for r in server.log_records(since) if r.get("event") == "mcp" and r.get("tool") == "long_task"]

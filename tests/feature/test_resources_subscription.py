@@ -97,3 +97,19 @@ async def test_legacy_subscriber_hears_a_modern_bump(server: RunningServer) -> N
             await updates.arrived.wait()
         assert updates.uris == [COUNTER]
         assert await read_counter(subscriber) == await read_counter(modern)
+
+
+async def test_modern_listen_closed_by_the_client_is_not_an_error(server: RunningServer) -> None:
+    """A client ending its `subscriptions/listen` stream is the normal end of a listen: no ERROR, no traceback."""
+    since = server.log_size()
+    async with client(server.mcp_url, "modern") as listener, client(server.mcp_url, "modern") as other:
+        async with listener.listen(resource_subscriptions=[COUNTER]) as subscription:
+            await other.call_tool("bump_counter", {})
+            with anyio.fail_after(5):
+                assert await subscription.__anext__() == ResourceUpdated(uri=COUNTER)
+        await anyio.sleep(0.5)  # the server notices the closed stream
+        await other.call_tool("add", {"a": 1, "b": 2})  # the server is still serving; its log is written by now
+    records = server.log_records(since)
+    assert [r for r in records if r.get("level") in ("error", "critical") or "Traceback" in str(r)] == []
+    listens = [r for r in records if r.get("event") == "mcp" and r.get("method") == "subscriptions/listen"]
+    assert [r["status"] for r in listens] == ["closed"]
